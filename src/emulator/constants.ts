@@ -41,7 +41,8 @@ export const ACC_WORD_BITS = 31;
 // ---------------------------------------------------------------------------------------------- activation LUT [§5]
 /** Entries of an activation lookup table (segments); the table stores LUT_SEGMENTS + 1 knots. */
 export const LUT_SEGMENTS = 256;
-export const LUT_STEP_SHIFT_MAX = 24;
+/** Knot spacing ≤ 2^20 STATE units keeps (knot difference × fraction) below 2^52. */
+export const LUT_STEP_SHIFT_MAX = 20;
 
 // ---------------------------------------------------------------------------------------------- noise [§8]
 /** Irwin–Hall sum of four 16-bit uniforms, centred: standard deviation in integer units (√(4·(2^32−1)/12)). */

@@ -12,7 +12,7 @@ export const INT32_MAX = 2147483647;
 
 /** Clamp an integer to the signed 32-bit range. */
 export function sat32(x: number): number {
-  return x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : x;
+  return x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : x | 0;
 }
 
 /** Clamp an integer to a signed range of `bits` bits. */

@@ -1,0 +1,150 @@
+/**
+ * The `apical` command. Thin: parses arguments, calls the library, prints. A user's mistake (an ApicalError,
+ * a bad option) prints one line `apical: <problem> (<what to do>)` and exits with code 2.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ApicalError } from '../emulator/errors.js';
+import { inspectProgram } from './inspect.js';
+import { runDemo } from './demo.js';
+import { readProgramFile, checkChipRevision } from '../emulator/programCodec.js';
+import { EmulatorDevice } from '../devices/emulatorDevice.js';
+import type { StimulusEvent } from '../devices/device.js';
+import { writeRunRecord } from '../devices/runRecord.js';
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`"${v}" is not a non-negative integer`);
+  return n;
+}
+
+function print(json: boolean, obj: unknown, text: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(obj, null, 2)}\n` : `${text()}\n`);
+}
+
+class CliInputError extends ApicalError {
+  override name = 'CliInputError';
+}
+
+function readStimulus(path: string): StimulusEvent[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new CliInputError(`cannot read stimulus ${path}: ${(e as Error).message.split('\n')[0]}`, 'give a JSON array of {tick, port, values}');
+  }
+  if (!Array.isArray(data) || !data.every((e) => e && Number.isInteger(e.tick) && typeof e.port === 'string' && (e.values === null || Array.isArray(e.values)))) {
+    throw new CliInputError(`stimulus ${path} is not a JSON array of {tick, port, values}`, 'see docs/program-format.md');
+  }
+  return data as StimulusEvent[];
+}
+
+export function buildCli(): Command {
+  const program = new Command();
+  program.name('apical').description('Backend and bit-exact emulator for a fixed-point spiking chip that learns on-chip').version('0.1.0');
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('inspect')
+    .description('show what a Program (.apx) contains: hash, revision, cores, capacities, cycles, rules')
+    .argument('<file>', '.apx Program')
+    .option('--json', 'machine-readable output')
+    .option('--spike-activity <p>', 'assumed spikes per neuron per tick for the cycle estimate', '0.02')
+    .action((file: string, o: { json?: boolean; spikeActivity: string }) => {
+      const p = readProgramFile(file);
+      const report = inspectProgram(p, Number(o.spikeActivity));
+      print(!!o.json, report.json, () => report.text);
+    });
+
+  program
+    .command('run')
+    .description('run a Program on the emulator')
+    .argument('<file>', '.apx Program')
+    .requiredOption('--ticks <n>', 'ticks to run', positiveInt)
+    .option('--stimulus <file>', 'JSON array of {tick, port, values} host writes')
+    .option('--record <file>', 'write the run record (msgpack)')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, o: { ticks: number; stimulus?: string; record?: string; json?: boolean }) => {
+      const p = readProgramFile(file);
+      checkChipRevision(p);
+      const stimulus = o.stimulus ? readStimulus(o.stimulus) : [];
+      const dev = new EmulatorDevice();
+      await dev.open();
+      await dev.load(p);
+      const t0 = performance.now();
+      const rec = await dev.run({ ticks: o.ticks, stimulus });
+      const wall = (performance.now() - t0) / 1000;
+      if (o.record) writeRunRecord(o.record, rec);
+      const out = {
+        programHash: rec.programHash,
+        ticks: rec.ticks,
+        spikes: rec.spikeCount,
+        digest: rec.finalDigest.toString(16).padStart(8, '0'),
+        cycles: { perCore: rec.cycles.perCore, criticalPath: rec.cycles.criticalPath, clockHz: rec.cycles.clockHz, realTimeFactor: rec.cycles.realTimeFactor },
+        wallSeconds: wall,
+        record: o.record ?? null,
+      };
+      print(!!o.json, out, () =>
+        [
+          `ran ${rec.ticks} ticks of ${p.body.name} (${p.hash.slice(0, 12)}) in ${wall.toFixed(3)} s`,
+          `spikes ${rec.spikeCount}, final digest ${out.digest}`,
+          `cycles: critical path ${rec.cycles.criticalPath} (${(rec.cycles.criticalPath / Math.max(1, rec.ticks)).toFixed(0)} per tick), real-time factor ${rec.cycles.realTimeFactor.toFixed(2)} at ${rec.cycles.clockHz / 1e6} MHz`,
+          o.record ? `record written to ${o.record}` : '',
+        ]
+          .filter(Boolean)
+          .join('\n'),
+      );
+    });
+
+  program
+    .command('bench')
+    .description('run the benchmark workloads (medians over repeats, one core)')
+    .option('--json', 'machine-readable output')
+    .option('--repeats <n>', 'repeats per workload', positiveInt, 5)
+    .option('--quick', 'small workloads (smoke test)')
+    .option('--out <file>', 'also write the JSON report to this file')
+    .action(async (o: { json?: boolean; repeats: number; quick?: boolean; out?: string }) => {
+      const { runBenchmarks } = await import('../../bench/run.js');
+      const report = runBenchmarks({ repeats: o.repeats, quick: o.quick, command: `apical bench${o.quick ? ' --quick' : ''} --repeats ${o.repeats}` });
+      if (o.out) writeFileSync(o.out, JSON.stringify(report, null, 2));
+      print(!!o.json, report, () =>
+        report.workloads
+          .map(
+            (w) =>
+              `${w.name.padEnd(22)} ${(w.synapticEventsPerSec / 1e6).toFixed(1).padStart(8)} M syn.events/s ${(w.compartmentUpdatesPerSec / 1e6).toFixed(1).padStart(8)} M comp.updates/s  ${w.ticks} ticks in ${w.wallSeconds.toFixed(3)} s (median of ${w.repeats})`,
+          )
+          .join('\n'),
+      );
+    });
+
+  program
+    .command('demo')
+    .description('build a small learning network, run it on the emulator and show what it learned')
+    .option('--json', 'machine-readable output')
+    .option('--out <file>', 'where to write the demo Program', 'demo.apx')
+    .action(async (o: { json?: boolean; out: string }) => {
+      const result = await runDemo({ out: o.out });
+      print(!!o.json, result.json, () => result.text);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const cli = buildCli();
+  try {
+    await cli.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') process.exit(0);
+      // Commander has already printed its one-line message.
+      process.exit(2);
+    }
+    if (e instanceof ApicalError) {
+      process.stderr.write(`apical: ${e.message}${e.hint ? ` (${e.hint})` : ''}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+}

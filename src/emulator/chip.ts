@@ -1,0 +1,1140 @@
+/**
+ * The bit-exact golden model of apical chip architecture v1 (docs/chip.md). State lives in struct-of-arrays
+ * typed arrays allocated at load; a tick allocates nothing. Each tick runs the phases of §4 in order:
+ *
+ *   1 integrate  — every neuron group, in program order: inputs arriving this tick, dendrites, noise, soma, ŭ
+ *   2 fire       — activation, spikes / graded payloads, event lists
+ *   3 traces     — x1, x2, high-pass rate
+ *   4 route      — every projection: this tick's events into the delay ring (arrival at t + delay)
+ *   5 learn      — every plastic projection, statements in source order, when their trigger fires
+ *   6 host       — probes, per-core cycle counts and digests
+ */
+import {
+  CHIP_CORES,
+  COEF_FRAC_BITS,
+  CYCLES,
+  DEFAULT_CLOCK_HZ,
+  FNV_OFFSET,
+  LUT_SEGMENTS,
+  PAYLOAD_BITS,
+  RULE_FRAC_BITS,
+  STATE_ONE,
+} from './constants.js';
+import { neuronCycles, realTimeFactor, routeCycles } from './cycleModel.js';
+import { DIGEST_VARIABLES, type DigestVariable, combineDigests, fnvStrided, fnvWords } from './digest.js';
+import { UsageError } from './errors.js';
+import { INV_POW2, POW2 } from './fixedPoint.js';
+import { compileLearnKernel, type LearnContext, type LearnKernel, type NeuronView } from './learningKernel.js';
+import { microcodeOps, termsUsed, TERMS } from './microcode.js';
+import { Stream, mix32, streamKey } from './prng.js';
+import {
+  Compartment,
+  GroupKind,
+  NoiseTarget,
+  NudgeSource,
+  OutputMode,
+  PortKind,
+  ProbeVariable,
+  ProjectionKind,
+  Rounding,
+  RuleTarget,
+  TRACE_HP,
+  TRACE_X1,
+  TRACE_X2,
+  Trigger,
+  type Group,
+  type Program,
+  type Projection,
+} from './program.js';
+
+const MAX = 2147483647;
+const MIN = -2147483648;
+const R12 = 2 ** -12;
+const R8 = 2 ** -8;
+const R16 = 2 ** -16;
+const R20 = 2 ** -20;
+const R24 = 2 ** -24;
+const TERM_BASAL_RATE = TERMS['post.basal_rate'];
+
+/** Per-group state (docs/chip.md §5–§10). */
+export interface GroupState {
+  readonly def: Group;
+  readonly index: number;
+  readonly n: number;
+  readonly u: Int32Array;
+  readonly prosp: Int32Array;
+  readonly vB: Int32Array | null;
+  readonly vA: Int32Array | null;
+  readonly xi: Int32Array | null;
+  readonly ref: Int32Array | null;
+  readonly rate: Int32Array;
+  readonly ratePrev: Int32Array | null;
+  readonly x1: Int32Array | null;
+  readonly x2: Int32Array | null;
+  readonly hp: Int32Array | null;
+  readonly basalRate: Int32Array | null;
+  readonly spike: Uint8Array;
+  readonly payload: Int32Array;
+  readonly evIdx: Int32Array;
+  /** evCount[0]: events this tick (array so compiled kernels see it live). */
+  readonly evCount: Int32Array;
+  readonly inRate: Int32Array | null;
+  readonly inSpike: Uint8Array | null;
+  readonly target: Int32Array | null;
+  targetValid: boolean;
+  readonly nudgeBuf: Int32Array | null;
+  readonly inB: Float64Array;
+  readonly inA: Float64Array;
+  readonly inS: Float64Array;
+  readonly coreOf: Uint8Array;
+  /** Fractional bits of this group's payload: graded 16 − payloadShift, spikes 0 (payload 1). */
+  readonly payloadFrac: number;
+  readonly spikePayload: number;
+  noiseKey: number;
+  spikeKey: number;
+  /** Cycles per neuron per tick of neuron-level work (cycleModel.neuronCycles). */
+  neuronCost: number;
+  /** Projections that target this group, in program order. */
+  readonly incoming: ProjectionState[];
+}
+
+/** Per-projection state. */
+export interface ProjectionState {
+  readonly def: Projection;
+  readonly index: number;
+  readonly pre: GroupState;
+  readonly post: GroupState;
+  readonly w: Int8Array | Int16Array;
+  readonly wacc: Int32Array | null;
+  readonly tag: Int32Array | null;
+  readonly lo: Int32Array | null;
+  readonly ring: Float64Array;
+  readonly depth: number;
+  /** Conversion shift from Σ w·payload to STATE: weightShift + payloadFrac(pre) − 16. */
+  readonly shift: number;
+  readonly colPtr: Uint32Array | null;
+  readonly colSyn: Uint32Array | null;
+  readonly colRow: Uint32Array | null;
+  /** Cycle accounting: per source core, cost of routing one event to all destination cores. */
+  readonly routeCost: Float64Array;
+  /** Sparse: per pre row, synapses per destination core (CSR over rows: rowCoreStart/rowCore/rowCoreCount). */
+  readonly rowCoreStart: Uint32Array | null;
+  readonly rowCore: Uint8Array | null;
+  readonly rowCoreCount: Uint32Array | null;
+  /** Dense / one-to-one: synapses of one event per destination core. */
+  readonly destCount: Float64Array;
+  readonly kernels: LearnKernel[];
+  readonly ctx: LearnContext | null;
+  readonly learnOps: number[];
+  /** Synapses on each core (for tick/epoch-triggered learning costs). */
+  readonly synOnCore: Float64Array;
+  /** Post-triggered costs: synapses per post neuron. */
+  readonly colCount: Uint32Array | null;
+}
+
+export type StopReason = 'ticks' | 'spike' | 'condition';
+
+export interface RunUntilOptions {
+  /** Stop after this many ticks at most. */
+  maxTicks: number;
+  /** Stop after a tick in which this group emitted a spike/event. */
+  untilSpikeIn?: string;
+  /** Stop after a tick for which this returns true. */
+  until?: (chip: Chip) => boolean;
+}
+
+export interface RunResult {
+  reason: StopReason;
+  ticks: number;
+}
+
+export interface ChipOptions {
+  /** Compute per-tick per-core digests (needed for lockstep and golden vectors). Default true. */
+  digests?: boolean;
+  /** Clock for real-time-factor estimates. */
+  clockHz?: number;
+}
+
+export interface Snapshot {
+  tick: number;
+  arrays: (Int32Array | Uint8Array | Float64Array | Int8Array | Int16Array)[];
+  targetValid: boolean[];
+  reward: number;
+}
+
+/** A recorded spike: tick and neuron index, per group. */
+export interface SpikeLog {
+  ticks: Int32Array;
+  neurons: Int32Array;
+  count: number;
+}
+
+export class Chip {
+  readonly program: Program;
+  readonly groups: GroupState[];
+  readonly projections: ProjectionState[];
+  readonly groupByName: Map<string, GroupState>;
+  readonly projectionByName: Map<string, ProjectionState>;
+  /** Ticks completed. */
+  tick = 0;
+  /** Global third factor (STATE), one element so kernels read it live. */
+  readonly reward = new Int32Array(1);
+  /** Cycles per core in the last tick, and totals since load. */
+  readonly cyclesLastTick = new Float64Array(CHIP_CORES);
+  readonly cyclesTotal = new Float64Array(CHIP_CORES);
+  /** Σ over ticks of the slowest core's cycles (the critical path). */
+  criticalPathTotal = 0;
+  /** Synaptic operations (weight × payload accumulations) since load. */
+  synapticEventsTotal = 0;
+  /** Compartment updates per tick (neurons × (soma + dendrites); input neurons count one). */
+  readonly compartmentsPerTick: number;
+  /** Per-core digests of the state after the last tick (0 when digests are off). */
+  readonly coreDigests = new Uint32Array(CHIP_CORES);
+  /** Per-core, per-variable digests after the last tick: [core * VARS + variable]. */
+  readonly variableDigests = new Uint32Array(CHIP_CORES * DIGEST_VARIABLES.length);
+  readonly digestsEnabled: boolean;
+  readonly clockHz: number;
+  /** Cores holding at least one neuron. */
+  readonly usedCores: Uint8Array = new Uint8Array(CHIP_CORES);
+  private readonly staticCycles = new Float64Array(CHIP_CORES);
+  private readonly spikeLogs: SpikeLog[];
+  private logSpikes = false;
+
+  constructor(program: Program, options: ChipOptions = {}) {
+    this.program = program;
+    this.digestsEnabled = options.digests ?? true;
+    this.clockHz = options.clockHz ?? DEFAULT_CLOCK_HZ;
+    const body = program.body;
+    const usesBasalRate = new Array<boolean>(body.groups.length).fill(false);
+    const incoming = new Array<number>(body.groups.length).fill(0);
+    for (const p of body.projections) {
+      incoming[p.post]++;
+      for (const s of p.plasticity?.statements ?? []) if (termsUsed(s.code).has(TERM_BASAL_RATE)) usesBasalRate[p.post] = true;
+    }
+    this.groups = body.groups.map((g, index) => this.buildGroup(g, index, usesBasalRate[index], incoming[index]));
+    this.groupByName = new Map(this.groups.map((g) => [g.def.name, g]));
+    this.projections = body.projections.map((p, index) => this.buildProjection(p, index));
+    this.projectionByName = new Map(this.projections.map((p) => [p.def.name, p]));
+    for (const p of this.projections) p.post.incoming.push(p);
+    this.spikeLogs = this.groups.map(() => ({ ticks: new Int32Array(1024), neurons: new Int32Array(1024), count: 0 }));
+    // Static cycles: neuron work, barrier, tick/epoch learning is added per tick (it depends on the epoch).
+    for (const g of this.groups) {
+      for (const s of g.def.slices) {
+        this.staticCycles[s.core] += s.count * g.neuronCost;
+        this.usedCores[s.core] = 1;
+      }
+    }
+    for (let c = 0; c < CHIP_CORES; c++) if (this.usedCores[c]) this.staticCycles[c] += CYCLES.barrier;
+    this.compartmentsPerTick = this.groups.reduce((a, g) => a + g.n * (1 + (g.vB ? 1 : 0) + (g.vA ? 1 : 0)), 0);
+  }
+
+  // ------------------------------------------------------------------------------------------------ build
+
+  private buildGroup(g: Group, index: number, basalRateUsed: boolean, incoming: number): GroupState {
+    const n = g.size;
+    const i32 = () => new Int32Array(n);
+    const neuron = g.kind === GroupKind.Neuron;
+    const spiking = g.output === OutputMode.Binary || g.output === OutputMode.Stochastic;
+    const coreOf = new Uint8Array(n);
+    for (const s of g.slices) coreOf.fill(s.core, s.start, s.start + s.count);
+    const payloadFrac = spiking ? 0 : PAYLOAD_BITS - g.payloadShift;
+    const st: GroupState = {
+      def: g,
+      index,
+      n,
+      u: g.initSoma.length === n ? Int32Array.from(g.initSoma) : i32(),
+      prosp: g.initSoma.length === n ? Int32Array.from(g.initSoma) : i32(),
+      vB: neuron && g.hasBasal ? i32() : null,
+      vA: neuron && g.hasApical ? i32() : null,
+      xi: neuron && g.noiseTarget !== NoiseTarget.None ? i32() : null,
+      ref: spiking ? i32() : null,
+      rate: i32(),
+      ratePrev: g.traces & TRACE_HP ? i32() : null,
+      x1: g.traces & TRACE_X1 ? i32() : null,
+      x2: g.traces & TRACE_X2 ? i32() : null,
+      hp: g.traces & TRACE_HP ? i32() : null,
+      basalRate: basalRateUsed ? i32() : null,
+      spike: new Uint8Array(n),
+      payload: i32(),
+      evIdx: i32(),
+      evCount: new Int32Array(1),
+      inRate: g.kind === GroupKind.Input ? i32() : null,
+      inSpike: g.kind === GroupKind.Input ? new Uint8Array(n) : null,
+      target: g.nudge === NudgeSource.Target ? i32() : null,
+      targetValid: false,
+      nudgeBuf: g.nudge === NudgeSource.Teacher ? i32() : null,
+      inB: new Float64Array(n),
+      inA: new Float64Array(n),
+      inS: new Float64Array(n),
+      coreOf,
+      payloadFrac,
+      spikePayload: 1,
+      noiseKey: streamKey(this.program.seed, Stream.Noise, index),
+      spikeKey: streamKey(this.program.seed, Stream.Spike, index),
+      neuronCost: neuronCycles(g, incoming, basalRateUsed),
+      incoming: [],
+    };
+    return st;
+  }
+
+  private buildProjection(p: Projection, index: number): ProjectionState {
+    const pre = this.groups[p.pre];
+    const post = this.groups[p.post];
+    const nPre = pre.n;
+    const nPost = post.n;
+    const plastic = p.plasticity;
+    const w = p.weights.slice() as Int8Array | Int16Array;
+    const nSyn = w.length;
+    let wacc: Int32Array | null = null;
+    if (plastic) {
+      wacc = new Int32Array(nSyn);
+      const scale = 2 ** plastic.fracBits;
+      for (let k = 0; k < nSyn; k++) wacc[k] = w[k] * scale;
+    }
+    const tag = plastic?.tag ? new Int32Array(nSyn) : null;
+    const lo = plastic && plastic.lowpass > 0 ? new Int32Array(nSyn) : null;
+    // Transposed index for post-triggered statements on sparse projections.
+    let colPtr: Uint32Array | null = null;
+    let colSyn: Uint32Array | null = null;
+    let colRow: Uint32Array | null = null;
+    let colCount: Uint32Array | null = null;
+    if (p.kind === ProjectionKind.Sparse) {
+      const rowPtr = p.rowPtr!;
+      const cols = p.cols!;
+      colCount = new Uint32Array(nPost);
+      for (let k = 0; k < nSyn; k++) colCount[cols[k]]++;
+      if (plastic?.statements.some((s) => s.trigger === Trigger.Post)) {
+        colPtr = new Uint32Array(nPost + 1);
+        for (let j = 0; j < nPost; j++) colPtr[j + 1] = colPtr[j] + colCount[j];
+        colSyn = new Uint32Array(nSyn);
+        colRow = new Uint32Array(nSyn);
+        const fill = colPtr.slice(0, nPost);
+        for (let i = 0; i < nPre; i++) {
+          for (let k = rowPtr[i]; k < rowPtr[i + 1]; k++) {
+            const q = fill[cols[k]]++;
+            colSyn[q] = k;
+            colRow[q] = i;
+          }
+        }
+      }
+    } else if (p.kind === ProjectionKind.Dense) {
+      colCount = new Uint32Array(nPost).fill(nPre);
+    } else {
+      colCount = new Uint32Array(nPost).fill(1);
+    }
+    // Cycle-accounting tables.
+    const destCount = new Float64Array(CHIP_CORES);
+    const synOnCore = new Float64Array(CHIP_CORES);
+    const routeCost = new Float64Array(CHIP_CORES);
+    let rowCoreStart: Uint32Array | null = null;
+    let rowCore: Uint8Array | null = null;
+    let rowCoreCount: Uint32Array | null = null;
+    for (let j = 0; j < nPost; j++) synOnCore[post.coreOf[j]] += colCount[j];
+    if (p.kind === ProjectionKind.Sparse) {
+      const rowPtr = p.rowPtr!;
+      const cols = p.cols!;
+      const starts: number[] = [0];
+      const coresList: number[] = [];
+      const counts: number[] = [];
+      const tmp = new Uint32Array(CHIP_CORES);
+      for (let i = 0; i < nPre; i++) {
+        tmp.fill(0);
+        for (let k = rowPtr[i]; k < rowPtr[i + 1]; k++) tmp[post.coreOf[cols[k]]]++;
+        for (let c = 0; c < CHIP_CORES; c++) {
+          if (tmp[c]) {
+            coresList.push(c);
+            counts.push(tmp[c]);
+          }
+        }
+        starts.push(coresList.length);
+      }
+      rowCoreStart = Uint32Array.from(starts);
+      rowCore = Uint8Array.from(coresList);
+      rowCoreCount = Uint32Array.from(counts);
+    } else if (p.kind === ProjectionKind.Dense) {
+      for (const s of post.def.slices) destCount[s.core] += s.count;
+      for (let src = 0; src < CHIP_CORES; src++) {
+        for (let c = 0; c < CHIP_CORES; c++) if (destCount[c]) routeCost[src] += routeCycles(src, c);
+      }
+    }
+    const depth = p.delay;
+    const shift = p.weightShift + pre.payloadFrac - 16;
+    const kernels: LearnKernel[] = [];
+    const learnOps: number[] = [];
+    let ctx: LearnContext | null = null;
+    if (plastic) {
+      const view = (g: GroupState): NeuronView => ({
+        spike: g.spike,
+        rate: g.rate,
+        x1: g.x1,
+        x2: g.x2,
+        hp: g.hp,
+        basalRate: g.basalRate,
+        basal: g.vB,
+        apical: g.vA,
+        soma: g.u,
+        prosp: g.prosp,
+        noise: g.xi,
+      });
+      ctx = {
+        w,
+        wacc: wacc!,
+        tag,
+        lo,
+        nPre,
+        nPost,
+        rowPtr: p.rowPtr,
+        cols: p.cols,
+        colPtr,
+        colSyn,
+        colRow,
+        pre: view(pre),
+        post: view(post),
+        reward: this.reward,
+        preEv: pre.evIdx,
+        postEv: post.evIdx,
+        preEvCount: pre.evCount,
+        postEvCount: post.evCount,
+      };
+      plastic.statements.forEach((s, si) => {
+        kernels.push(
+          compileLearnKernel({
+            kind: p.kind,
+            statement: s,
+            weightBits: p.weightBits,
+            weightShift: p.weightShift,
+            fracBits: plastic.fracBits,
+            rounding: plastic.rounding,
+            lowpass: plastic.lowpass,
+            roundKey: streamKey(this.program.seed, Stream.Round, (index << 3) | si),
+          }),
+        );
+        const stochastic = s.target === RuleTarget.Weight && plastic.rounding === Rounding.Stochastic && RULE_FRAC_BITS - p.weightShift - plastic.fracBits > 0;
+        learnOps.push(CYCLES.learnSynapse + CYCLES.learnOp * microcodeOps(s.code) + (stochastic ? CYCLES.prngDraw : 0));
+      });
+    }
+    return {
+      def: p,
+      index,
+      pre,
+      post,
+      w,
+      wacc,
+      tag,
+      lo,
+      ring: new Float64Array(depth * nPost),
+      depth,
+      shift,
+      colPtr,
+      colSyn,
+      colRow,
+      routeCost,
+      rowCoreStart,
+      rowCore,
+      rowCoreCount,
+      destCount,
+      kernels,
+      ctx,
+      learnOps,
+      synOnCore,
+      colCount,
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------------ host I/O
+
+  private port(name: string | number) {
+    const ports = this.program.body.inputs;
+    const idx = typeof name === 'number' ? name : ports.findIndex((p) => p.name === name);
+    if (idx < 0 || idx >= ports.length) throw new UsageError(`unknown input port "${name}"`, `ports: ${ports.map((p) => p.name).join(', ') || 'none'}`);
+    return ports[idx];
+  }
+
+  /**
+   * Writes an input port; takes effect from the next tick. Rate and target values are STATE integers and are
+   * held until changed; spikes (0/1) apply to the next tick only; reward takes values[0].
+   */
+  setInput(name: string | number, values: ArrayLike<number>): void {
+    const port = this.port(name);
+    if (port.kind === PortKind.Reward) {
+      this.reward[0] = values[0] | 0;
+      return;
+    }
+    const g = this.groups[port.group];
+    if (values.length !== g.n) throw new UsageError(`input port "${port.name}" takes ${g.n} values, got ${values.length}`);
+    if (port.kind === PortKind.Rate) g.inRate!.set(values);
+    else if (port.kind === PortKind.Spikes) for (let i = 0; i < g.n; i++) g.inSpike![i] = values[i] ? 1 : 0;
+    else {
+      g.target!.set(values);
+      g.targetValid = true;
+    }
+  }
+
+  /** Removes the nudging target of a Target port (the group runs free). */
+  clearTarget(name: string | number): void {
+    const port = this.port(name);
+    if (port.kind !== PortKind.Target) throw new UsageError(`port "${port.name}" is not a target port`);
+    this.groups[port.group].targetValid = false;
+  }
+
+  // ------------------------------------------------------------------------------------------------ tick
+
+  /** Runs one tick (all phases). */
+  step(): void {
+    const t = this.tick;
+    const cyc = this.cyclesLastTick;
+    cyc.set(this.staticCycles);
+    // Teacher values latched at the start of the tick (end of t − 1), so group order does not matter.
+    for (const g of this.groups) {
+      if (g.nudgeBuf) {
+        const teacher = this.groups[g.def.teacher];
+        g.nudgeBuf.set(g.def.teacherProspective ? teacher.prosp : teacher.u);
+      }
+    }
+    for (const g of this.groups) this.integrateAndFire(g, t);
+    for (const g of this.groups) this.traces(g);
+    for (const p of this.projections) this.route(p, t, cyc);
+    for (const p of this.projections) if (p.kernels.length) this.learn(p, t, cyc);
+    // Host phase.
+    let crit = 0;
+    for (let c = 0; c < CHIP_CORES; c++) {
+      this.cyclesTotal[c] += cyc[c];
+      if (cyc[c] > crit) crit = cyc[c];
+    }
+    this.criticalPathTotal += crit;
+    if (this.logSpikes) this.recordSpikes(t);
+    if (this.digestsEnabled) this.computeDigests();
+    this.tick = t + 1;
+  }
+
+  private integrateAndFire(g: GroupState, t: number): void {
+    const d = g.def;
+    const n = g.n;
+    const ev = g.evIdx;
+    let ne = 0;
+    const spike = g.spike;
+    const payload = g.payload;
+    const rate = g.rate;
+    if (d.kind === GroupKind.Input) {
+      if (d.output === OutputMode.Binary || d.output === OutputMode.Stochastic) {
+        const inS = g.inSpike!;
+        for (let j = 0; j < n; j++) {
+          const s = inS[j];
+          spike[j] = s;
+          inS[j] = 0;
+          rate[j] = s ? STATE_ONE : 0;
+          payload[j] = s;
+          if (s) ev[ne++] = j;
+        }
+      } else {
+        const inR = g.inRate!;
+        const sh = d.payloadShift;
+        const inv = INV_POW2[sh];
+        const half = sh > 0 ? 0.5 : 0;
+        for (let j = 0; j < n; j++) {
+          const r = inR[j];
+          rate[j] = r;
+          let p = Math.floor(r * inv + half);
+          p = p > 32767 ? 32767 : p < -32768 ? -32768 : p;
+          payload[j] = p;
+          spike[j] = p !== 0 ? 1 : 0;
+          if (p !== 0) ev[ne++] = j;
+        }
+      }
+      g.evCount[0] = ne;
+      return;
+    }
+
+    // Gather this tick's inputs from the delay rings of incoming projections.
+    const inB = g.inB;
+    const inA = g.inA;
+    const inS = g.inS;
+    inB.fill(0);
+    inA.fill(0);
+    inS.fill(0);
+    for (const p of g.incoming) {
+      const dst = p.def.target === Compartment.Basal ? inB : p.def.target === Compartment.Apical ? inA : inS;
+      const ring = p.ring;
+      const base = (t % p.depth) * n;
+      const s = p.shift;
+      if (s <= 0) {
+        const m = POW2[-s];
+        for (let j = 0; j < n; j++) {
+          const x = ring[base + j];
+          if (x !== 0) {
+            dst[j] += x * m;
+            ring[base + j] = 0;
+          }
+        }
+      } else {
+        const inv = INV_POW2[s];
+        for (let j = 0; j < n; j++) {
+          const x = ring[base + j];
+          if (x !== 0) {
+            dst[j] += Math.floor(x * inv + 0.5);
+            ring[base + j] = 0;
+          }
+        }
+      }
+    }
+
+    const u = g.u;
+    const prosp = g.prosp;
+    const vB = g.vB;
+    const vA = g.vA;
+    const xi = g.xi;
+    const ref = g.ref;
+    const kDB = d.basalDecay;
+    const kDA = d.apicalDecay;
+    const kB = d.kBasal;
+    const kA = d.kApical;
+    const kN = d.kNudge;
+    const P = d.prospectiveGain;
+    const noiseT = d.noiseTarget;
+    const kXi = d.noiseDecay;
+    const gXi = d.noiseGain;
+    const tkNoise = xi ? mix32((g.noiseKey + t) >>> 0) : 0;
+    let nudge: Int32Array | null = null;
+    if (d.nudge === NudgeSource.Teacher) nudge = g.nudgeBuf;
+    else if (d.nudge === NudgeSource.Target && g.targetValid) nudge = g.target;
+    const kT = nudge ? d.kTotal + kN : d.kTotal;
+    const holdOnRefractory = d.output === OutputMode.Binary;
+    const bR = g.basalRate;
+    const kBp = d.basalPredGain;
+    const lut = d.lut >= 0 ? this.program.body.luts[d.lut] : null;
+    const lv = lut ? lut.values : null;
+    const lx = lut ? lut.xMin : 0;
+    const lstep = lut ? POW2[lut.stepShift] : 1;
+    const linv = lut ? INV_POW2[lut.stepShift] : 1;
+
+    for (let j = 0; j < n; j++) {
+      // Dendrites: v ← sat32(v − round(k·v, 20) + sat32(input)).
+      let xB = 0;
+      let xA = 0;
+      if (vB) {
+        let i = inB[j];
+        i = i > MAX ? MAX : i < MIN ? MIN : i;
+        let v = vB[j];
+        v = v - Math.floor(kDB * v * R20 + 0.5) + i;
+        v = v > MAX ? MAX : v < MIN ? MIN : v;
+        vB[j] = v;
+        xB = v;
+      }
+      if (vA) {
+        let i = inA[j];
+        i = i > MAX ? MAX : i < MIN ? MIN : i;
+        let v = vA[j];
+        v = v - Math.floor(kDA * v * R20 + 0.5) + i;
+        v = v > MAX ? MAX : v < MIN ? MIN : v;
+        vA[j] = v;
+        xA = v;
+      }
+      let iS = inS[j];
+      iS = iS > MAX ? MAX : iS < MIN ? MIN : iS;
+      // OU noise: ξ ← sat32(ξ − round(kξ·ξ, 20) + round(g·N, 24)), N from two draws.
+      if (xi) {
+        const d0 = mix32((tkNoise ^ (2 * j)) >>> 0);
+        const d1 = mix32((tkNoise ^ (2 * j + 1)) >>> 0);
+        const gn = (d0 & 0xffff) + (d0 >>> 16) + (d1 & 0xffff) + (d1 >>> 16) - 131070;
+        let x = xi[j];
+        x = x - Math.floor(kXi * x * R20 + 0.5) + Math.floor(gXi * gn * R24 + 0.5);
+        x = x > MAX ? MAX : x < MIN ? MIN : x;
+        xi[j] = x;
+        if (noiseT === NoiseTarget.Basal) {
+          xB += x;
+          xB = xB > MAX ? MAX : xB < MIN ? MIN : xB;
+        } else if (noiseT === NoiseTarget.Apical) {
+          xA += x;
+          xA = xA > MAX ? MAX : xA < MIN ? MIN : xA;
+        } else iS += x;
+      }
+      // Soma.
+      const uj = u[j];
+      if (holdOnRefractory && ref![j] > 0) {
+        prosp[j] = uj;
+      } else {
+        let D =
+          Math.floor(kB * xB * R12 + 0.5) + Math.floor(kA * xA * R12 + 0.5) - Math.floor(kT * uj * R12 + 0.5) + iS * 256;
+        if (nudge) D += Math.floor(kN * nudge[j] * R12 + 0.5);
+        D = D > MAX ? MAX : D < MIN ? MIN : D;
+        let un = uj + Math.floor(D * R8 + 0.5);
+        un = un > MAX ? MAX : un < MIN ? MIN : un;
+        u[j] = un;
+        if (P > 0) {
+          let up = uj + Math.floor(P * D * R16 + 0.5);
+          up = up > MAX ? MAX : up < MIN ? MIN : up;
+          prosp[j] = up;
+        } else prosp[j] = un;
+      }
+      if (bR) {
+        const vh = vB ? Math.floor(kBp * vB[j] * R20 + 0.5) : 0;
+        bR[j] = lv ? lutAt(lv, lx, lstep, linv, vh) : 0;
+      }
+    }
+
+    // Fire.
+    const out = d.output;
+    if (out === OutputMode.Graded) {
+      const sh = d.payloadShift;
+      const inv = INV_POW2[sh];
+      const half = sh > 0 ? 0.5 : 0;
+      for (let j = 0; j < n; j++) {
+        const r = lutAt(lv!, lx, lstep, linv, prosp[j]);
+        rate[j] = r;
+        let p = Math.floor(r * inv + half);
+        p = p > 32767 ? 32767 : p < -32768 ? -32768 : p;
+        payload[j] = p;
+        const s = p !== 0 ? 1 : 0;
+        spike[j] = s;
+        if (s) ev[ne++] = j;
+      }
+    } else if (out === OutputMode.Binary) {
+      const th = d.threshold;
+      const rs = d.reset;
+      const R = d.refractory;
+      for (let j = 0; j < n; j++) {
+        if (lv) rate[j] = lutAt(lv, lx, lstep, linv, prosp[j]);
+        if (ref![j] > 0) {
+          ref![j]--;
+          spike[j] = 0;
+        } else if (u[j] >= th) {
+          spike[j] = 1;
+          u[j] = rs;
+          prosp[j] = rs;
+          ref![j] = R;
+          ev[ne++] = j;
+        } else spike[j] = 0;
+        payload[j] = spike[j];
+        if (!lv) rate[j] = spike[j] ? STATE_ONE : 0;
+      }
+    } else if (out === OutputMode.Stochastic) {
+      const R = d.refractory;
+      const tk = mix32((g.spikeKey + t) >>> 0);
+      for (let j = 0; j < n; j++) {
+        const r = lutAt(lv!, lx, lstep, linv, prosp[j]);
+        rate[j] = r;
+        if (ref![j] > 0) {
+          ref![j]--;
+          spike[j] = 0;
+        } else {
+          const dr = mix32((tk ^ j) >>> 0) >>> 16;
+          if (dr < r) {
+            spike[j] = 1;
+            ref![j] = R;
+            ev[ne++] = j;
+          } else spike[j] = 0;
+        }
+        payload[j] = spike[j];
+      }
+    } else {
+      for (let j = 0; j < n; j++) {
+        rate[j] = lv ? lutAt(lv, lx, lstep, linv, prosp[j]) : 0;
+        spike[j] = 0;
+        payload[j] = 0;
+      }
+    }
+    g.evCount[0] = ne;
+  }
+
+  private traces(g: GroupState): void {
+    const d = g.def;
+    if (!d.traces) return;
+    const n = g.n;
+    const spiking = d.output === OutputMode.Binary || d.output === OutputMode.Stochastic;
+    const rate = g.rate;
+    const spike = g.spike;
+    const pairs: [Int32Array | null, number, number][] = [
+      [g.x1, d.x1Decay, d.x1Impulse],
+      [g.x2, d.x2Decay, d.x2Impulse],
+    ];
+    for (const [x, k, A] of pairs) {
+      if (!x) continue;
+      if (spiking) {
+        for (let j = 0; j < n; j++) {
+          let v = x[j];
+          v = v - Math.floor(k * v * R20 + 0.5) + (spike[j] ? A : 0);
+          x[j] = v > MAX ? MAX : v < MIN ? MIN : v;
+        }
+      } else {
+        for (let j = 0; j < n; j++) {
+          let dd = rate[j] - x[j];
+          dd = dd > MAX ? MAX : dd < MIN ? MIN : dd;
+          const v = x[j] + Math.floor(k * dd * R20 + 0.5);
+          x[j] = v > MAX ? MAX : v < MIN ? MIN : v;
+        }
+      }
+    }
+    const hp = g.hp;
+    if (hp) {
+      const rp = g.ratePrev!;
+      const k = d.hpDecay;
+      for (let j = 0; j < n; j++) {
+        const r = rate[j];
+        const h = hp[j];
+        const v = h + (r - rp[j]) - Math.floor(k * h * R20 + 0.5);
+        hp[j] = v > MAX ? MAX : v < MIN ? MIN : v;
+        rp[j] = r;
+      }
+    }
+  }
+
+  private route(p: ProjectionState, t: number, cyc: Float64Array): void {
+    const pre = p.pre;
+    const ne = pre.evCount[0];
+    if (ne === 0) return;
+    const ev = pre.evIdx;
+    const pay = pre.payload;
+    const M = p.post.n;
+    const ring = p.ring;
+    const base = ((t + p.def.delay) % p.depth) * M;
+    const w = p.w;
+    const coreOf = pre.coreOf;
+    switch (p.def.kind) {
+      case ProjectionKind.Dense: {
+        for (let e = 0; e < ne; e++) {
+          const i = ev[e];
+          const x = pay[i];
+          const row = i * M;
+          if (x === 1) for (let j = 0; j < M; j++) ring[base + j] += w[row + j];
+          else for (let j = 0; j < M; j++) ring[base + j] += w[row + j] * x;
+          cyc[coreOf[i]] += p.routeCost[coreOf[i]];
+        }
+        const dc = p.destCount;
+        for (let c = 0; c < CHIP_CORES; c++) if (dc[c]) cyc[c] += ne * dc[c] * CYCLES.synapse;
+        this.synapticEventsTotal += ne * M;
+        break;
+      }
+      case ProjectionKind.Sparse: {
+        const rowPtr = p.def.rowPtr!;
+        const cols = p.def.cols!;
+        const rcs = p.rowCoreStart!;
+        const rc = p.rowCore!;
+        const rcc = p.rowCoreCount!;
+        for (let e = 0; e < ne; e++) {
+          const i = ev[e];
+          const x = pay[i];
+          const k0 = rowPtr[i];
+          const k1 = rowPtr[i + 1];
+          if (x === 1) for (let k = k0; k < k1; k++) ring[base + cols[k]] += w[k];
+          else for (let k = k0; k < k1; k++) ring[base + cols[k]] += w[k] * x;
+          this.synapticEventsTotal += k1 - k0;
+          const src = coreOf[i];
+          for (let q = rcs[i]; q < rcs[i + 1]; q++) {
+            cyc[rc[q]] += rcc[q] * CYCLES.synapse;
+            cyc[src] += routeCycles(src, rc[q]);
+          }
+        }
+        break;
+      }
+      default: {
+        const postCore = p.post.coreOf;
+        for (let e = 0; e < ne; e++) {
+          const i = ev[e];
+          ring[base + i] += w[i] * pay[i];
+          this.synapticEventsTotal++;
+          cyc[postCore[i]] += CYCLES.synapse;
+          cyc[coreOf[i]] += routeCycles(coreOf[i], postCore[i]);
+        }
+      }
+    }
+  }
+
+  private learn(p: ProjectionState, t: number, cyc: Float64Array): void {
+    const stmts = p.def.plasticity!.statements;
+    for (let s = 0; s < stmts.length; s++) {
+      const st = stmts[s];
+      const ops = p.learnOps[s];
+      switch (st.trigger) {
+        case Trigger.Tick:
+          break;
+        case Trigger.Epoch:
+          if (((t + 1) & ((1 << st.epochShift) - 1)) !== 0) continue;
+          break;
+        case Trigger.Pre:
+          if (p.pre.evCount[0] === 0) continue;
+          break;
+        case Trigger.Post:
+          if (p.post.evCount[0] === 0) continue;
+          break;
+      }
+      p.kernels[s](p.ctx!, t);
+      // Cycle accounting: synapses visited, charged to the post neuron's core.
+      if (st.trigger === Trigger.Tick || st.trigger === Trigger.Epoch) {
+        for (let c = 0; c < CHIP_CORES; c++) if (p.synOnCore[c]) cyc[c] += p.synOnCore[c] * ops;
+      } else if (st.trigger === Trigger.Pre) {
+        const ev = p.pre.evIdx;
+        const ne = p.pre.evCount[0];
+        if (p.def.kind === ProjectionKind.Dense) {
+          for (let c = 0; c < CHIP_CORES; c++) if (p.destCount[c]) cyc[c] += ne * p.destCount[c] * ops;
+        } else if (p.def.kind === ProjectionKind.Sparse) {
+          for (let e = 0; e < ne; e++) {
+            const i = ev[e];
+            for (let q = p.rowCoreStart![i]; q < p.rowCoreStart![i + 1]; q++) cyc[p.rowCore![q]] += p.rowCoreCount![q] * ops;
+          }
+        } else {
+          for (let e = 0; e < ne; e++) cyc[p.post.coreOf[ev[e]]] += ops;
+        }
+      } else {
+        const ev = p.post.evIdx;
+        const ne = p.post.evCount[0];
+        const cc = p.colCount!;
+        for (let e = 0; e < ne; e++) cyc[p.post.coreOf[ev[e]]] += cc[ev[e]] * ops;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------ digests
+
+  /**
+   * Per-core digests (docs/chip.md §13). For each core, for each variable in DIGEST_VARIABLES order, FNV-1a over
+   * the words of that variable for the core's neurons (groups in program order, slices in order, neurons
+   * ascending) and synapses (projections in program order, synapses whose post neuron is on the core, in
+   * storage order). Absent variables contribute no words.
+   */
+  computeDigests(): void {
+    const V = DIGEST_VARIABLES.length;
+    const vd = this.variableDigests;
+    vd.fill(FNV_OFFSET);
+    const idx = (name: DigestVariable) => DIGEST_VARIABLES.indexOf(name);
+    const iSoma = idx('soma');
+    for (const g of this.groups) {
+      const vars: (Int32Array | null)[] = [g.u, g.prosp, g.vB, g.vA, g.xi, g.ref, g.rate, g.x1, g.x2, g.hp, g.payload];
+      for (const s of g.def.slices) {
+        const o = s.core * V;
+        for (let v = 0; v < vars.length; v++) {
+          const a = vars[v];
+          if (a) vd[o + iSoma + v] = fnvWords(vd[o + iSoma + v], a, s.start, s.start + s.count);
+        }
+      }
+    }
+    const iW = idx('weight');
+    for (const p of this.projections) {
+      if (!p.wacc) continue;
+      const arrays: [Int32Array | null, number][] = [
+        [p.wacc, iW],
+        [p.tag, iW + 1],
+        [p.lo, iW + 2],
+      ];
+      for (const s of p.post.def.slices) {
+        const o = s.core * V;
+        for (const [a, vi] of arrays) {
+          if (!a) continue;
+          let h = vd[o + vi];
+          if (p.def.kind === ProjectionKind.Dense) {
+            const M = p.post.n;
+            for (let i = 0; i < p.pre.n; i++) h = fnvWords(h, a, i * M + s.start, i * M + s.start + s.count);
+          } else if (p.def.kind === ProjectionKind.OneToOne) {
+            h = fnvWords(h, a, s.start, s.start + s.count);
+          } else {
+            const cols = p.def.cols!;
+            const lo = s.start;
+            const hi = s.start + s.count;
+            for (let k = 0; k < a.length; k++) if (cols[k] >= lo && cols[k] < hi) h = fnvStrided(h, a, k, 1, 1);
+          }
+          vd[o + vi] = h;
+        }
+      }
+    }
+    for (let c = 0; c < CHIP_CORES; c++) {
+      this.coreDigests[c] = this.usedCores[c] ? combineDigests(vd.subarray(c * V, (c + 1) * V)) : 0;
+    }
+  }
+
+  /** Digest of the whole chip: FNV-1a over the per-core digests. */
+  chipDigest(): number {
+    return fnvWords(FNV_OFFSET, this.coreDigests, 0, CHIP_CORES);
+  }
+
+  // ------------------------------------------------------------------------------------------------ runs
+
+  /** Runs `ticks` ticks. */
+  run(ticks: number): RunResult {
+    for (let i = 0; i < ticks; i++) this.step();
+    return { reason: 'ticks', ticks };
+  }
+
+  /** Runs until a condition holds after a tick, or maxTicks; says why it stopped. */
+  runUntil(opts: RunUntilOptions): RunResult {
+    const g = opts.untilSpikeIn !== undefined ? this.group(opts.untilSpikeIn) : null;
+    for (let i = 0; i < opts.maxTicks; i++) {
+      this.step();
+      if (g && g.evCount[0] > 0) return { reason: 'spike', ticks: i + 1 };
+      if (opts.until && opts.until(this)) return { reason: 'condition', ticks: i + 1 };
+    }
+    return { reason: 'ticks', ticks: opts.maxTicks };
+  }
+
+  group(name: string): GroupState {
+    const g = this.groupByName.get(name);
+    if (!g) throw new UsageError(`unknown group "${name}"`, `groups: ${[...this.groupByName.keys()].join(', ')}`);
+    return g;
+  }
+
+  projection(name: string): ProjectionState {
+    const p = this.projectionByName.get(name);
+    if (!p) throw new UsageError(`unknown projection "${name}"`, `projections: ${[...this.projectionByName.keys()].join(', ')}`);
+    return p;
+  }
+
+  /** Copy of a neuron variable of a group. */
+  read(groupName: string, variable: ProbeVariable): Int32Array {
+    const g = this.group(groupName);
+    const src = neuronVariable(g, variable);
+    return src ? Int32Array.from(src) : new Int32Array(g.n);
+  }
+
+  /** Copy of a projection's weights (integers; real weight = w · 2^-weightShift). */
+  readWeights(name: string): Int8Array | Int16Array {
+    return this.projection(name).w.slice();
+  }
+
+  // ------------------------------------------------------------------------------------------------ spikes log
+
+  /** Starts logging spikes (events of spiking groups; every event for graded groups is not logged). */
+  startSpikeLog(): void {
+    this.logSpikes = true;
+    for (const l of this.spikeLogs) l.count = 0;
+  }
+
+  stopSpikeLog(): SpikeLog[] {
+    this.logSpikes = false;
+    return this.spikeLogs.map((l) => ({ ticks: l.ticks.slice(0, l.count), neurons: l.neurons.slice(0, l.count), count: l.count }));
+  }
+
+  private recordSpikes(t: number): void {
+    for (let gi = 0; gi < this.groups.length; gi++) {
+      const g = this.groups[gi];
+      const o = g.def.output;
+      if (o !== OutputMode.Binary && o !== OutputMode.Stochastic) continue;
+      const ne = g.evCount[0];
+      if (!ne) continue;
+      let log = this.spikeLogs[gi];
+      if (log.count + ne > log.ticks.length) {
+        // Amortised growth: rare, and only while a spike log is recording.
+        const cap = Math.max(log.ticks.length * 2, log.count + ne);
+        const ticks = new Int32Array(cap);
+        ticks.set(log.ticks.subarray(0, log.count));
+        const neurons = new Int32Array(cap);
+        neurons.set(log.neurons.subarray(0, log.count));
+        log = this.spikeLogs[gi] = { ticks, neurons, count: log.count };
+      }
+      for (let e = 0; e < ne; e++) {
+        log.ticks[log.count] = t;
+        log.neurons[log.count++] = g.evIdx[e];
+      }
+    }
+  }
+
+  /** Spikes emitted in the last tick, summed over all groups. */
+  spikesLastTick(): number {
+    let s = 0;
+    for (const g of this.groups) {
+      const o = g.def.output;
+      if (o === OutputMode.Binary || o === OutputMode.Stochastic) s += g.evCount[0];
+    }
+    return s;
+  }
+
+  // ------------------------------------------------------------------------------------------------ snapshot
+
+  private stateArrays(): (Int32Array | Uint8Array | Float64Array | Int8Array | Int16Array)[] {
+    const out: (Int32Array | Uint8Array | Float64Array | Int8Array | Int16Array)[] = [];
+    for (const g of this.groups) {
+      for (const a of [g.u, g.prosp, g.vB, g.vA, g.xi, g.ref, g.rate, g.ratePrev, g.x1, g.x2, g.hp, g.basalRate, g.spike, g.payload, g.evIdx, g.evCount, g.inRate, g.inSpike, g.target]) {
+        if (a) out.push(a);
+      }
+    }
+    for (const p of this.projections) for (const a of [p.w, p.wacc, p.tag, p.lo, p.ring]) if (a) out.push(a);
+    out.push(this.cyclesTotal);
+    return out;
+  }
+
+  /** Full copy of the chip state (tick, every state array, delay rings, held inputs). */
+  snapshot(): Snapshot {
+    return {
+      tick: this.tick,
+      arrays: this.stateArrays().map((a) => a.slice()),
+      targetValid: this.groups.map((g) => g.targetValid),
+      reward: this.reward[0],
+    };
+  }
+
+  restore(s: Snapshot): void {
+    const live = this.stateArrays();
+    if (live.length !== s.arrays.length) throw new UsageError('snapshot does not belong to this program');
+    live.forEach((a, i) => (a as Int32Array).set(s.arrays[i] as Int32Array));
+    this.groups.forEach((g, i) => (g.targetValid = s.targetValid[i]));
+    this.reward[0] = s.reward;
+    this.tick = s.tick;
+    if (this.digestsEnabled) this.computeDigests();
+  }
+
+  // ------------------------------------------------------------------------------------------------ reports
+
+  /**
+   * Static estimate of cycles per tick per core, from the same tables the tick loop charges: neuron work,
+   * barrier, routing and synaptic work assuming graded sources send every tick and spiking sources fire with
+   * probability `spikeActivity` per tick, and learning with pre/post triggers at the same activity.
+   */
+  estimateCyclesPerTick(spikeActivity = 0.02): Float64Array {
+    const est = Float64Array.from(this.staticCycles);
+    const act = (g: GroupState) => (g.def.output === OutputMode.Graded ? 1 : g.def.output === OutputMode.None ? 0 : spikeActivity);
+    for (const p of this.projections) {
+      const a = act(p.pre);
+      const perSyn = CYCLES.synapse;
+      for (let c = 0; c < CHIP_CORES; c++) if (p.synOnCore[c]) est[c] += a * p.synOnCore[c] * perSyn;
+      // Routing: every presynaptic neuron's event to each destination core its synapses reach.
+      const dest = new Set<number>();
+      for (let c = 0; c < CHIP_CORES; c++) if (p.synOnCore[c]) dest.add(c);
+      for (const s of p.pre.def.slices) for (const c of dest) est[s.core] += a * s.count * routeCycles(s.core, c);
+      const stmts = p.def.plasticity?.statements ?? [];
+      stmts.forEach((st, si) => {
+        const rate =
+          st.trigger === Trigger.Tick ? 1 : st.trigger === Trigger.Epoch ? 2 ** -st.epochShift : st.trigger === Trigger.Pre ? a : act(p.post);
+        for (let c = 0; c < CHIP_CORES; c++) if (p.synOnCore[c]) est[c] += rate * p.synOnCore[c] * p.learnOps[si];
+      });
+    }
+    return est;
+  }
+
+  /** Real-time factor so far: simulated time over chip time on the critical path. */
+  realTimeFactor(): number {
+    if (this.tick === 0) return Infinity;
+    return realTimeFactor(this.program.body.tickSeconds, this.criticalPathTotal / this.tick, this.clockHz);
+  }
+}
+
+function lutAt(v: Int32Array, xMin: number, step: number, inv: number, x: number): number {
+  const d = x - xMin;
+  if (d <= 0) return v[0];
+  const k = Math.floor(d * inv);
+  if (k >= LUT_SEGMENTS) return v[LUT_SEGMENTS];
+  const f = d - k * step;
+  const v0 = v[k];
+  return f === 0 ? v0 : v0 + Math.floor((v[k + 1] - v0) * f * inv + 0.5);
+}
+
+export function neuronVariable(g: GroupState, v: ProbeVariable): Int32Array | Uint8Array | null {
+  switch (v) {
+    case ProbeVariable.Spikes:
+      return g.spike;
+    case ProbeVariable.Soma:
+      return g.u;
+    case ProbeVariable.Prospective:
+      return g.prosp;
+    case ProbeVariable.Rate:
+      return g.rate;
+    case ProbeVariable.Basal:
+      return g.vB;
+    case ProbeVariable.Apical:
+      return g.vA;
+    case ProbeVariable.Noise:
+      return g.xi;
+    case ProbeVariable.Payload:
+      return g.payload;
+    default:
+      return null;
+  }
+}
+
+export { COEF_FRAC_BITS };
