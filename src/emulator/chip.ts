@@ -20,11 +20,14 @@ import {
   RULE_FRAC_BITS,
   STATE_ONE,
 } from './constants.js';
+import { checkFit } from './capacity.js';
 import { neuronCycles, realTimeFactor, routeCycles } from './cycleModel.js';
 import { DIGEST_VARIABLES, type DigestVariable, combineDigests, fnvStrided, fnvWords } from './digest.js';
 import { UsageError } from './errors.js';
 import { INV_POW2, POW2 } from './fixedPoint.js';
+import { compileGroupKernel, type GroupKernel } from './groupKernel.js';
 import { compileLearnKernel, type LearnContext, type LearnKernel, type NeuronView } from './learningKernel.js';
+import { compileRouteKernel, type RouteKernel } from './routeKernel.js';
 import { microcodeOps, termsUsed, TERMS } from './microcode.js';
 import { Stream, mix32, streamKey } from './prng.js';
 import {
@@ -73,7 +76,8 @@ export interface GroupState {
   readonly x2: Int32Array | null;
   readonly hp: Int32Array | null;
   readonly basalRate: Int32Array | null;
-  readonly spike: Uint8Array;
+  /** Event flags of this tick (0/1); for spiking groups also the payload array. */
+  readonly spike: Int32Array;
   readonly payload: Int32Array;
   readonly evIdx: Int32Array;
   /** evCount[0]: events this tick (array so compiled kernels see it live). */
@@ -96,6 +100,9 @@ export interface GroupState {
   neuronCost: number;
   /** Projections that target this group, in program order. */
   readonly incoming: ProjectionState[];
+  /** Compiled integrate + fire + traces kernel and the rings it reads (set after projections are built). */
+  kernel: GroupKernel;
+  rings: Float64Array[];
 }
 
 /** Per-projection state. */
@@ -123,6 +130,7 @@ export interface ProjectionState {
   readonly rowCoreCount: Uint32Array | null;
   /** Dense / one-to-one: synapses of one event per destination core. */
   readonly destCount: Float64Array;
+  readonly routeKernel: RouteKernel;
   readonly kernels: LearnKernel[];
   readonly ctx: LearnContext | null;
   readonly learnOps: number[];
@@ -200,7 +208,12 @@ export class Chip {
   private readonly spikeLogs: SpikeLog[];
   private logSpikes = false;
 
+  /**
+   * Loads a Program: checks that it fits the chip's capacities (ProgramFitError otherwise), allocates all state
+   * and compiles the kernels. The Program is assumed valid (decodeProgram / finalizeProgram validate it).
+   */
   constructor(program: Program, options: ChipOptions = {}) {
+    checkFit(program);
     this.program = program;
     this.digestsEnabled = options.digests ?? true;
     this.clockHz = options.clockHz ?? DEFAULT_CLOCK_HZ;
@@ -216,6 +229,15 @@ export class Chip {
     this.projections = body.projections.map((p, index) => this.buildProjection(p, index));
     this.projectionByName = new Map(this.projections.map((p) => [p.def.name, p]));
     for (const p of this.projections) p.post.incoming.push(p);
+    for (const g of this.groups) {
+      g.rings = g.incoming.map((p) => p.ring);
+      g.kernel = compileGroupKernel({
+        group: g.def,
+        lut: g.def.lut >= 0 ? body.luts[g.def.lut] : null,
+        incoming: g.incoming.map((p) => ({ target: p.def.target, depth: p.depth, shift: p.shift })),
+        basalRateUsed: usesBasalRate[g.index],
+      });
+    }
     this.spikeLogs = this.groups.map(() => ({ ticks: new Int32Array(1024), neurons: new Int32Array(1024), count: 0 }));
     // Static cycles: neuron work, barrier, tick/epoch learning is added per tick (it depends on the epoch).
     for (const g of this.groups) {
@@ -238,12 +260,15 @@ export class Chip {
     const coreOf = new Uint8Array(n);
     for (const s of g.slices) coreOf.fill(s.core, s.start, s.start + s.count);
     const payloadFrac = spiking ? 0 : PAYLOAD_BITS - g.payloadShift;
+    const u = g.initSoma.length === n ? Int32Array.from(g.initSoma) : i32();
+    const spike = i32();
     const st: GroupState = {
       def: g,
       index,
       n,
-      u: g.initSoma.length === n ? Int32Array.from(g.initSoma) : i32(),
-      prosp: g.initSoma.length === n ? Int32Array.from(g.initSoma) : i32(),
+      u,
+      // Without a prospective gain ŭ ≡ u (docs/chip.md §5.4): one array serves both.
+      prosp: g.prospectiveGain > 0 && neuron ? Int32Array.from(u) : u,
       vB: neuron && g.hasBasal ? i32() : null,
       vA: neuron && g.hasApical ? i32() : null,
       xi: neuron && g.noiseTarget !== NoiseTarget.None ? i32() : null,
@@ -254,8 +279,9 @@ export class Chip {
       x2: g.traces & TRACE_X2 ? i32() : null,
       hp: g.traces & TRACE_HP ? i32() : null,
       basalRate: basalRateUsed ? i32() : null,
-      spike: new Uint8Array(n),
-      payload: i32(),
+      spike,
+      // A spike's payload is 1 (docs/chip.md §6.1): spiking groups send their spike flags.
+      payload: spiking ? spike : i32(),
       evIdx: i32(),
       evCount: new Int32Array(1),
       inRate: g.kind === GroupKind.Input ? i32() : null,
@@ -273,6 +299,8 @@ export class Chip {
       spikeKey: streamKey(this.program.seed, Stream.Spike, index),
       neuronCost: neuronCycles(g, incoming, basalRateUsed),
       incoming: [],
+      kernel: () => undefined,
+      rings: [],
     };
     return st;
   }
@@ -433,6 +461,7 @@ export class Chip {
       rowCore,
       rowCoreCount,
       destCount,
+      routeKernel: compileRouteKernel(p.kind, nPre, nPost),
       kernels,
       ctx,
       learnOps,
@@ -491,8 +520,7 @@ export class Chip {
         g.nudgeBuf.set(g.def.teacherProspective ? teacher.prosp : teacher.u);
       }
     }
-    for (const g of this.groups) this.integrateAndFire(g, t);
-    for (const g of this.groups) this.traces(g);
+    for (const g of this.groups) g.kernel(g, g.rings, t);
     for (const p of this.projections) this.route(p, t, cyc);
     for (const p of this.projections) if (p.kernels.length) this.learn(p, t, cyc);
     // Host phase.
@@ -507,298 +535,19 @@ export class Chip {
     this.tick = t + 1;
   }
 
-  private integrateAndFire(g: GroupState, t: number): void {
-    const d = g.def;
-    const n = g.n;
-    const ev = g.evIdx;
-    let ne = 0;
-    const spike = g.spike;
-    const payload = g.payload;
-    const rate = g.rate;
-    if (d.kind === GroupKind.Input) {
-      if (d.output === OutputMode.Binary || d.output === OutputMode.Stochastic) {
-        const inS = g.inSpike!;
-        for (let j = 0; j < n; j++) {
-          const s = inS[j];
-          spike[j] = s;
-          inS[j] = 0;
-          rate[j] = s ? STATE_ONE : 0;
-          payload[j] = s;
-          if (s) ev[ne++] = j;
-        }
-      } else {
-        const inR = g.inRate!;
-        const sh = d.payloadShift;
-        const inv = INV_POW2[sh];
-        const half = sh > 0 ? 0.5 : 0;
-        for (let j = 0; j < n; j++) {
-          const r = inR[j];
-          rate[j] = r;
-          let p = Math.floor(r * inv + half);
-          p = p > 32767 ? 32767 : p < -32768 ? -32768 : p;
-          payload[j] = p;
-          spike[j] = p !== 0 ? 1 : 0;
-          if (p !== 0) ev[ne++] = j;
-        }
-      }
-      g.evCount[0] = ne;
-      return;
-    }
-
-    // Gather this tick's inputs from the delay rings of incoming projections.
-    const inB = g.inB;
-    const inA = g.inA;
-    const inS = g.inS;
-    inB.fill(0);
-    inA.fill(0);
-    inS.fill(0);
-    for (const p of g.incoming) {
-      const dst = p.def.target === Compartment.Basal ? inB : p.def.target === Compartment.Apical ? inA : inS;
-      const ring = p.ring;
-      const base = (t % p.depth) * n;
-      const s = p.shift;
-      if (s <= 0) {
-        const m = POW2[-s];
-        for (let j = 0; j < n; j++) {
-          const x = ring[base + j];
-          if (x !== 0) {
-            dst[j] += x * m;
-            ring[base + j] = 0;
-          }
-        }
-      } else {
-        const inv = INV_POW2[s];
-        for (let j = 0; j < n; j++) {
-          const x = ring[base + j];
-          if (x !== 0) {
-            dst[j] += Math.floor(x * inv + 0.5);
-            ring[base + j] = 0;
-          }
-        }
-      }
-    }
-
-    const u = g.u;
-    const prosp = g.prosp;
-    const vB = g.vB;
-    const vA = g.vA;
-    const xi = g.xi;
-    const ref = g.ref;
-    const kDB = d.basalDecay;
-    const kDA = d.apicalDecay;
-    const kB = d.kBasal;
-    const kA = d.kApical;
-    const kN = d.kNudge;
-    const P = d.prospectiveGain;
-    const noiseT = d.noiseTarget;
-    const kXi = d.noiseDecay;
-    const gXi = d.noiseGain;
-    const tkNoise = xi ? mix32((g.noiseKey + t) >>> 0) : 0;
-    let nudge: Int32Array | null = null;
-    if (d.nudge === NudgeSource.Teacher) nudge = g.nudgeBuf;
-    else if (d.nudge === NudgeSource.Target && g.targetValid) nudge = g.target;
-    const kT = nudge ? d.kTotal + kN : d.kTotal;
-    const holdOnRefractory = d.output === OutputMode.Binary;
-    const bR = g.basalRate;
-    const kBp = d.basalPredGain;
-    const lut = d.lut >= 0 ? this.program.body.luts[d.lut] : null;
-    const lv = lut ? lut.values : null;
-    const lx = lut ? lut.xMin : 0;
-    const lstep = lut ? POW2[lut.stepShift] : 1;
-    const linv = lut ? INV_POW2[lut.stepShift] : 1;
-
-    for (let j = 0; j < n; j++) {
-      // Dendrites: v ← sat32(v − round(k·v, 20) + sat32(input)).
-      let xB = 0;
-      let xA = 0;
-      if (vB) {
-        let i = inB[j];
-        i = i > MAX ? MAX : i < MIN ? MIN : i;
-        let v = vB[j];
-        v = v - Math.floor(kDB * v * R20 + 0.5) + i;
-        v = v > MAX ? MAX : v < MIN ? MIN : v;
-        vB[j] = v;
-        xB = v;
-      }
-      if (vA) {
-        let i = inA[j];
-        i = i > MAX ? MAX : i < MIN ? MIN : i;
-        let v = vA[j];
-        v = v - Math.floor(kDA * v * R20 + 0.5) + i;
-        v = v > MAX ? MAX : v < MIN ? MIN : v;
-        vA[j] = v;
-        xA = v;
-      }
-      let iS = inS[j];
-      iS = iS > MAX ? MAX : iS < MIN ? MIN : iS;
-      // OU noise: ξ ← sat32(ξ − round(kξ·ξ, 20) + round(g·N, 24)), N from two draws.
-      if (xi) {
-        const d0 = mix32((tkNoise ^ (2 * j)) >>> 0);
-        const d1 = mix32((tkNoise ^ (2 * j + 1)) >>> 0);
-        const gn = (d0 & 0xffff) + (d0 >>> 16) + (d1 & 0xffff) + (d1 >>> 16) - 131070;
-        let x = xi[j];
-        x = x - Math.floor(kXi * x * R20 + 0.5) + Math.floor(gXi * gn * R24 + 0.5);
-        x = x > MAX ? MAX : x < MIN ? MIN : x;
-        xi[j] = x;
-        if (noiseT === NoiseTarget.Basal) {
-          xB += x;
-          xB = xB > MAX ? MAX : xB < MIN ? MIN : xB;
-        } else if (noiseT === NoiseTarget.Apical) {
-          xA += x;
-          xA = xA > MAX ? MAX : xA < MIN ? MIN : xA;
-        } else iS += x;
-      }
-      // Soma.
-      const uj = u[j];
-      if (holdOnRefractory && ref![j] > 0) {
-        prosp[j] = uj;
-      } else {
-        let D =
-          Math.floor(kB * xB * R12 + 0.5) + Math.floor(kA * xA * R12 + 0.5) - Math.floor(kT * uj * R12 + 0.5) + iS * 256;
-        if (nudge) D += Math.floor(kN * nudge[j] * R12 + 0.5);
-        D = D > MAX ? MAX : D < MIN ? MIN : D;
-        let un = uj + Math.floor(D * R8 + 0.5);
-        un = un > MAX ? MAX : un < MIN ? MIN : un;
-        u[j] = un;
-        if (P > 0) {
-          let up = uj + Math.floor(P * D * R16 + 0.5);
-          up = up > MAX ? MAX : up < MIN ? MIN : up;
-          prosp[j] = up;
-        } else prosp[j] = un;
-      }
-      if (bR) {
-        const vh = vB ? Math.floor(kBp * vB[j] * R20 + 0.5) : 0;
-        bR[j] = lv ? lutAt(lv, lx, lstep, linv, vh) : 0;
-      }
-    }
-
-    // Fire.
-    const out = d.output;
-    if (out === OutputMode.Graded) {
-      const sh = d.payloadShift;
-      const inv = INV_POW2[sh];
-      const half = sh > 0 ? 0.5 : 0;
-      for (let j = 0; j < n; j++) {
-        const r = lutAt(lv!, lx, lstep, linv, prosp[j]);
-        rate[j] = r;
-        let p = Math.floor(r * inv + half);
-        p = p > 32767 ? 32767 : p < -32768 ? -32768 : p;
-        payload[j] = p;
-        const s = p !== 0 ? 1 : 0;
-        spike[j] = s;
-        if (s) ev[ne++] = j;
-      }
-    } else if (out === OutputMode.Binary) {
-      const th = d.threshold;
-      const rs = d.reset;
-      const R = d.refractory;
-      for (let j = 0; j < n; j++) {
-        if (lv) rate[j] = lutAt(lv, lx, lstep, linv, prosp[j]);
-        if (ref![j] > 0) {
-          ref![j]--;
-          spike[j] = 0;
-        } else if (u[j] >= th) {
-          spike[j] = 1;
-          u[j] = rs;
-          prosp[j] = rs;
-          ref![j] = R;
-          ev[ne++] = j;
-        } else spike[j] = 0;
-        payload[j] = spike[j];
-        if (!lv) rate[j] = spike[j] ? STATE_ONE : 0;
-      }
-    } else if (out === OutputMode.Stochastic) {
-      const R = d.refractory;
-      const tk = mix32((g.spikeKey + t) >>> 0);
-      for (let j = 0; j < n; j++) {
-        const r = lutAt(lv!, lx, lstep, linv, prosp[j]);
-        rate[j] = r;
-        if (ref![j] > 0) {
-          ref![j]--;
-          spike[j] = 0;
-        } else {
-          const dr = mix32((tk ^ j) >>> 0) >>> 16;
-          if (dr < r) {
-            spike[j] = 1;
-            ref![j] = R;
-            ev[ne++] = j;
-          } else spike[j] = 0;
-        }
-        payload[j] = spike[j];
-      }
-    } else {
-      for (let j = 0; j < n; j++) {
-        rate[j] = lv ? lutAt(lv, lx, lstep, linv, prosp[j]) : 0;
-        spike[j] = 0;
-        payload[j] = 0;
-      }
-    }
-    g.evCount[0] = ne;
-  }
-
-  private traces(g: GroupState): void {
-    const d = g.def;
-    if (!d.traces) return;
-    const n = g.n;
-    const spiking = d.output === OutputMode.Binary || d.output === OutputMode.Stochastic;
-    const rate = g.rate;
-    const spike = g.spike;
-    const pairs: [Int32Array | null, number, number][] = [
-      [g.x1, d.x1Decay, d.x1Impulse],
-      [g.x2, d.x2Decay, d.x2Impulse],
-    ];
-    for (const [x, k, A] of pairs) {
-      if (!x) continue;
-      if (spiking) {
-        for (let j = 0; j < n; j++) {
-          let v = x[j];
-          v = v - Math.floor(k * v * R20 + 0.5) + (spike[j] ? A : 0);
-          x[j] = v > MAX ? MAX : v < MIN ? MIN : v;
-        }
-      } else {
-        for (let j = 0; j < n; j++) {
-          let dd = rate[j] - x[j];
-          dd = dd > MAX ? MAX : dd < MIN ? MIN : dd;
-          const v = x[j] + Math.floor(k * dd * R20 + 0.5);
-          x[j] = v > MAX ? MAX : v < MIN ? MIN : v;
-        }
-      }
-    }
-    const hp = g.hp;
-    if (hp) {
-      const rp = g.ratePrev!;
-      const k = d.hpDecay;
-      for (let j = 0; j < n; j++) {
-        const r = rate[j];
-        const h = hp[j];
-        const v = h + (r - rp[j]) - Math.floor(k * h * R20 + 0.5);
-        hp[j] = v > MAX ? MAX : v < MIN ? MIN : v;
-        rp[j] = r;
-      }
-    }
-  }
-
   private route(p: ProjectionState, t: number, cyc: Float64Array): void {
     const pre = p.pre;
     const ne = pre.evCount[0];
     if (ne === 0) return;
     const ev = pre.evIdx;
-    const pay = pre.payload;
     const M = p.post.n;
-    const ring = p.ring;
     const base = ((t + p.def.delay) % p.depth) * M;
-    const w = p.w;
+    p.routeKernel(pre.payload, ev, ne, p.w, p.ring, base, p.def.rowPtr, p.def.cols);
+    // Cycle accounting (docs/chip.md §12).
     const coreOf = pre.coreOf;
     switch (p.def.kind) {
       case ProjectionKind.Dense: {
-        for (let e = 0; e < ne; e++) {
-          const i = ev[e];
-          const x = pay[i];
-          const row = i * M;
-          if (x === 1) for (let j = 0; j < M; j++) ring[base + j] += w[row + j];
-          else for (let j = 0; j < M; j++) ring[base + j] += w[row + j] * x;
-          cyc[coreOf[i]] += p.routeCost[coreOf[i]];
-        }
+        for (let e = 0; e < ne; e++) cyc[coreOf[ev[e]]] += p.routeCost[coreOf[ev[e]]];
         const dc = p.destCount;
         for (let c = 0; c < CHIP_CORES; c++) if (dc[c]) cyc[c] += ne * dc[c] * CYCLES.synapse;
         this.synapticEventsTotal += ne * M;
@@ -806,18 +555,12 @@ export class Chip {
       }
       case ProjectionKind.Sparse: {
         const rowPtr = p.def.rowPtr!;
-        const cols = p.def.cols!;
         const rcs = p.rowCoreStart!;
         const rc = p.rowCore!;
         const rcc = p.rowCoreCount!;
         for (let e = 0; e < ne; e++) {
           const i = ev[e];
-          const x = pay[i];
-          const k0 = rowPtr[i];
-          const k1 = rowPtr[i + 1];
-          if (x === 1) for (let k = k0; k < k1; k++) ring[base + cols[k]] += w[k];
-          else for (let k = k0; k < k1; k++) ring[base + cols[k]] += w[k] * x;
-          this.synapticEventsTotal += k1 - k0;
+          this.synapticEventsTotal += rowPtr[i + 1] - rowPtr[i];
           const src = coreOf[i];
           for (let q = rcs[i]; q < rcs[i + 1]; q++) {
             cyc[rc[q]] += rcc[q] * CYCLES.synapse;
@@ -828,10 +571,9 @@ export class Chip {
       }
       default: {
         const postCore = p.post.coreOf;
+        this.synapticEventsTotal += ne;
         for (let e = 0; e < ne; e++) {
           const i = ev[e];
-          ring[base + i] += w[i] * pay[i];
-          this.synapticEventsTotal++;
           cyc[postCore[i]] += CYCLES.synapse;
           cyc[coreOf[i]] += routeCycles(coreOf[i], postCore[i]);
         }
@@ -921,8 +663,8 @@ export class Chip {
           if (!a) continue;
           let h = vd[o + vi];
           if (p.def.kind === ProjectionKind.Dense) {
-            const M = p.post.n;
-            for (let i = 0; i < p.pre.n; i++) h = fnvWords(h, a, i * M + s.start, i * M + s.start + s.count);
+            const N = p.pre.n;
+            h = fnvWords(h, a, s.start * N, (s.start + s.count) * N);
           } else if (p.def.kind === ProjectionKind.OneToOne) {
             h = fnvWords(h, a, s.start, s.start + s.count);
           } else {
@@ -1102,16 +844,6 @@ export class Chip {
     if (this.tick === 0) return Infinity;
     return realTimeFactor(this.program.body.tickSeconds, this.criticalPathTotal / this.tick, this.clockHz);
   }
-}
-
-function lutAt(v: Int32Array, xMin: number, step: number, inv: number, x: number): number {
-  const d = x - xMin;
-  if (d <= 0) return v[0];
-  const k = Math.floor(d * inv);
-  if (k >= LUT_SEGMENTS) return v[LUT_SEGMENTS];
-  const f = d - k * step;
-  const v0 = v[k];
-  return f === 0 ? v0 : v0 + Math.floor((v[k + 1] - v0) * f * inv + 0.5);
 }
 
 export function neuronVariable(g: GroupState, v: ProbeVariable): Int32Array | Uint8Array | null {

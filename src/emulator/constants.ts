@@ -13,10 +13,10 @@ export const CHIP_REVISION = 1;
 export const STATE_FRAC_BITS = 16;
 /** 1.0 in the state format. */
 export const STATE_ONE = 1 << STATE_FRAC_BITS;
-/** Fractional bits of a coefficient (conductance·dt, decays, gains): Q1.20 unsigned, range [0, 2^21]. */
+/** Fractional bits of a coefficient (conductance·dt, decays, gains): Q0.20 unsigned, range [0, 2^20]. */
 export const COEF_FRAC_BITS = 20;
-/** Largest legal coefficient (2.0). Keeps every coefficient × state product below 2^52. */
-export const COEF_MAX = 1 << 21;
+/** Largest legal coefficient (1.0). Keeps a coefficient × state product below 2^51 and a sum of four below 2^53. */
+export const COEF_MAX = 1 << 20;
 /** Fractional bits of the soma drive D (state × coefficient, rounded once per term). */
 export const DRIVE_FRAC_BITS = 24;
 /** Fractional bits of the prospective gain P = τ/Δt. */

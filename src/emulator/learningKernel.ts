@@ -3,6 +3,7 @@
  * kernel at load time, so the tick loop runs straight-line code instead of interpreting microcode per synapse.
  * The kernel's arithmetic is exactly that of `evalMicrocode` (microcode.ts) and of docs/chip.md §11:
  *
+ *   (dense weights are post-major: synapse k = j·N + i)
  *   Δ  = microcode result (Q7.24)
  *   target tag:    tag ← sat32(tag + Δ)
  *   target weight: [low-pass]  lo ← sat32(lo + round(k_LO · sat32(Δ − lo), 20));  Δ ← lo
@@ -18,6 +19,7 @@
 import { RULE_FRAC_BITS } from './constants.js';
 import { INV_POW2, mulShiftRound } from './fixedPoint.js';
 import { Op, TERM_NAMES, type TermName, wordOp, wordOperand } from './microcode.js';
+import { RH } from './groupKernel.js';
 import { mix32 } from './prng.js';
 import { ProjectionKind, RuleTarget, Rounding, Trigger, type Statement } from './program.js';
 
@@ -47,7 +49,7 @@ export interface LearnContext {
 }
 
 export interface NeuronView {
-  spike: Uint8Array;
+  spike: Int32Array;
   rate: Int32Array;
   x1: Int32Array | null;
   x2: Int32Array | null;
@@ -166,7 +168,7 @@ export function kernelSource(p: KernelParams): string {
     else if (term === 'syn.tag') expr = `tag[k]`;
     else if (term === 'syn.w') {
       const e = p.weightShift + p.fracBits - RULE_FRAC_BITS;
-      expr = e > 0 ? `Math.floor(wacc[k] * ${2 ** -e} + 0.5)` : `SAT(wacc[k] * ${2 ** -e})`;
+      expr = e > 0 ? `RH(wacc[k] * ${2 ** -e})` : `SAT(wacc[k] * ${2 ** -e})`;
     } else if (field === 'spike') expr = `(${level}Spike[${level === 'pre' ? 'i' : 'j'}] ? 16777216 : 0)`;
     else expr = `Q(${level}_${FIELD[field]}[${level === 'pre' ? 'i' : 'j'}])`;
     decl[level].push(`const ${name} = ${expr};`);
@@ -190,7 +192,7 @@ export function kernelSource(p: KernelParams): string {
     if (p.lowpass > 0) {
       apply.push(
         `{ let l = lo[k]; let dd = D - l; if (dd > ${MAX}) dd = ${MAX}; else if (dd < ${MIN}) dd = ${MIN};`,
-        `  l = l + Math.floor(${p.lowpass} * dd * ${2 ** -20} + 0.5); if (l > ${MAX}) l = ${MAX}; else if (l < ${MIN}) l = ${MIN};`,
+        `  l = l + RH(dd * ${p.lowpass * 2 ** -20}); if (l > ${MAX}) l = ${MAX}; else if (l < ${MIN}) l = ${MIN};`,
         `  lo[k] = l; D = l; }`,
       );
     }
@@ -199,7 +201,7 @@ export function kernelSource(p: KernelParams): string {
       if (p.rounding === Rounding.Stochastic) {
         apply.push(`const d = Math.floor((D + (mix32((tk ^ k) >>> 0) >>> ${32 - sa})) * ${2 ** -sa});`);
       } else {
-        apply.push(`const d = Math.floor(D * ${2 ** -sa} + 0.5);`);
+        apply.push(`const d = RH(D * ${2 ** -sa});`);
       }
     } else {
       apply.push(`const d = D * ${2 ** -sa};`);
@@ -208,7 +210,7 @@ export function kernelSource(p: KernelParams): string {
     const amax = (2 ** (p.weightBits - 1) - 1) * 2 ** f;
     const amin = -(2 ** (p.weightBits - 1)) * 2 ** f;
     apply.push(`let a = wacc[k] + d; if (a > ${amax}) a = ${amax}; else if (a < ${amin}) a = ${amin}; wacc[k] = a;`);
-    apply.push(f > 0 ? `w[k] = Math.floor((a + ${2 ** (f - 1)}) * ${2 ** -f});` : `w[k] = a;`);
+    apply.push(f > 0 ? `w[k] = RH(a * ${2 ** -f});` : `w[k] = a;`);
   }
   const body = [...decl.syn, ...lines, ...apply].join('\n');
   const pre = decl.pre.join('\n');
@@ -217,15 +219,16 @@ export function kernelSource(p: KernelParams): string {
   let loops: string;
   const trig = p.statement.trigger;
   if (p.kind === ProjectionKind.Dense) {
-    if (trig === Trigger.Post) {
-      loops = `for (let e = 0, ne = C.postEvCount[0]; e < ne; e++) { const j = C.postEv[e]; ${post}
-        for (let i = 0; i < N; i++) { const k = i * M + j; ${pre}
+    // Dense weights are post-major: k = j·N + i.
+    if (trig === Trigger.Pre) {
+      loops = `for (let e = 0, ne = C.preEvCount[0]; e < ne; e++) { const i = C.preEv[e]; ${pre}
+        for (let j = 0, k = i; j < M; j++, k += N) { ${post}
 ${body}
         } }`;
     } else {
-      const outer = trig === Trigger.Pre ? `for (let e = 0, ne = C.preEvCount[0]; e < ne; e++) { const i = C.preEv[e];` : `for (let i = 0; i < N; i++) {`;
-      loops = `${outer} ${pre} const base = i * M;
-        for (let j = 0; j < M; j++) { const k = base + j; ${post}
+      const outer = trig === Trigger.Post ? `for (let e = 0, ne = C.postEvCount[0]; e < ne; e++) { const j = C.postEv[e];` : `for (let j = 0; j < M; j++) {`;
+      loops = `${outer} ${post} const base = j * N;
+        for (let i = 0; i < N; i++) { const k = base + i; ${pre}
 ${body}
         } }`;
     }
@@ -278,6 +281,6 @@ function MS(a: number, b: number, s: number): number {
 export function compileLearnKernel(p: KernelParams): LearnKernel {
   const src = kernelSource(p);
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const factory = new Function('Q', 'SAT', 'MS', 'mix32', `return function learnKernel(C, t) {\n${src}\n};`);
-  return factory(Q, SAT, MS, mix32) as LearnKernel;
+  const factory = new Function('Q', 'SAT', 'MS', 'mix32', 'RH', `return function learnKernel(C, t) {\n${src}\n};`);
+  return factory(Q, SAT, MS, mix32, RH) as LearnKernel;
 }

@@ -1,7 +1,7 @@
 /**
  * The Program: the in-memory form of an `.apx` file (proto/program.proto, docs/program-format.md).
  * All numbers are the chip's integers; real-valued scales are metadata only and never affect a run.
- * Formats (docs/chip.md §2): STATE = Q15.16 int32; COEF = Q1.20 in [0, 2^21]; PROSP = Q.8; rule values Q7.24.
+ * Formats (docs/chip.md §2): STATE = Q15.16 int32; COEF = Q0.20 in [0, 2^20]; PROSP = Q.8; rule values Q7.24.
  */
 
 export enum GroupKind {
@@ -183,7 +183,7 @@ export interface Projection {
   /** Real weight = w · 2^-weightShift. */
   weightShift: number;
   delay: number;
-  /** Dense: pre-major [pre][post]; sparse: CSR order; one-to-one: per neuron. */
+  /** Dense: post-major [post][pre] (synapse j·nPre + i); sparse: CSR order by presynaptic neuron; one-to-one: per neuron. */
   weights: Int8Array | Int16Array;
   /** Sparse only: row pointers (pre + 1 entries) and postsynaptic indices. */
   rowPtr: Uint32Array | null;

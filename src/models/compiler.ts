@@ -3,7 +3,7 @@
  * populations on cores, check that everything fits, and seal the Program with its hash.
  *
  * Quantisation (docs/chip.md §2): state values x → round(x·2^16); per-tick coefficients k → round(k·2^20)
- * (0 ≤ k ≤ 2); prospective gain m → round(m·2^8); weights → round(w·2^shift) with the largest shift such that
+ * (0 ≤ k ≤ 1); prospective gain m → round(m·2^8); weights → round(w·2^shift) with the largest shift such that
  * the weight range fits B bits. Every rounding is to nearest; out-of-range values are errors, not clamps,
  * except weights beyond `weightRange`, which saturate and are reported as clipped.
  */
@@ -69,7 +69,7 @@ export interface CompileResult {
 const toState = (x: number) => Math.max(-2147483648, Math.min(2147483647, Math.round(x * 65536)));
 
 function toCoef(k: number, what: string): number {
-  if (!Number.isFinite(k) || k < 0 || k > COEF_MAX / 2 ** 20) throw new NetworkError(`${what} = ${k} outside [0, 2] per tick`);
+  if (!Number.isFinite(k) || k < 0 || k > COEF_MAX / 2 ** 20) throw new NetworkError(`${what} = ${k} outside [0, 1] per tick`);
   return Math.round(k * 2 ** 20);
 }
 
@@ -87,17 +87,17 @@ function buildLut(a: Activation): Lut {
   return lutFromFunction(spec.name, spec.fn, spec.xMin, spec.stepLog2);
 }
 
-/** Dense weights as a pre-major Float64Array. */
+/** Dense weights as a post-major Float64Array: W[j][i], j postsynaptic (v_B = W·r). */
 function denseWeights(w: ProjectionSpec['weights'], nPre: number, nPost: number, name: string): Float64Array {
   if (Array.isArray(w) && Array.isArray(w[0])) {
     const rows = w as number[][];
-    if (rows.length !== nPre || rows.some((r) => r.length !== nPost)) throw new NetworkError(`projection "${name}": weights must be ${nPre}×${nPost} (pre × post)`);
+    if (rows.length !== nPost || rows.some((r) => r.length !== nPre)) throw new NetworkError(`projection "${name}": weights must be ${nPost}×${nPre} (post × pre)`);
     const out = new Float64Array(nPre * nPost);
-    rows.forEach((r, i) => out.set(r, i * nPost));
+    rows.forEach((r, j) => out.set(r, j * nPre));
     return out;
   }
   const flat = w as ArrayLike<number>;
-  if (flat.length !== nPre * nPost) throw new NetworkError(`projection "${name}": ${flat.length} weights, expected ${nPre * nPost} (pre × post)`);
+  if (flat.length !== nPre * nPost) throw new NetworkError(`projection "${name}": ${flat.length} weights, expected ${nPre * nPost} (post × pre)`);
   return Float64Array.from(flat);
 }
 
@@ -273,7 +273,7 @@ function buildGroup(p: PopulationSpec, popIndex: Map<string, number>, lutFor: (a
   if (!(prospective >= 0) || Math.round(prospective * 256) > PROSP_MAX) throw new NetworkError(`${name}: prospective gain ${prospective} outside [0, 4096]`);
   const kTotal = toCoef(soma.kTotal ?? 0, `${name}: soma.kTotal`);
   const kNudge = toCoef(soma.kNudge ?? 0, `${name}: soma.kNudge`);
-  if (kTotal + kNudge > COEF_MAX) throw new NetworkError(`${name}: soma.kTotal + soma.kNudge exceeds 2 per tick`);
+  if (kTotal + kNudge > COEF_MAX) throw new NetworkError(`${name}: soma.kTotal + soma.kNudge exceeds 1 per tick`);
   return {
     name: p.name,
     size: p.size,

@@ -67,7 +67,7 @@ export interface SparseWeights {
 
 export interface ProjectionOptions {
   kind?: 'dense' | 'sparse' | 'oneToOne';
-  /** dense: pre-major Float64Array/number[] (length pre·post) or number[pre][post]; oneToOne: per neuron; sparse: SparseWeights. */
+  /** dense: W with v = W·r, post-major flat (length post·pre, W[j·pre + i]) or number[post][pre]; oneToOne: per neuron; sparse: SparseWeights. */
   weights: ArrayLike<number> | number[][] | SparseWeights;
   target?: CompartmentName;
   weightBits?: 8 | 16;

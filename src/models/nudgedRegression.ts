@@ -44,13 +44,14 @@ export interface RegressionTask {
 export function buildRegression(config: RegressionConfig = DEFAULT_REGRESSION): RegressionTask {
   const rng = new SeededRandom(config.seed);
   const { inputs: nIn, outputs: nOut } = config;
+  // Teacher and student weights are post-major: W[j·nIn + i].
   const teacher = Float64Array.from({ length: nIn * nOut }, () => rng.uniform(-1, 1));
   const patterns = Array.from({ length: config.patterns }, () => Array.from({ length: nIn }, () => rng.uniform(0, 1)));
   const atten = G_B / (G_L + G_B);
   const targets = patterns.map((r) =>
     Array.from({ length: nOut }, (_, j) => {
       let v = 0;
-      for (let i = 0; i < nIn; i++) v += teacher[i * nOut + j] * r[i];
+      for (let i = 0; i < nIn; i++) v += teacher[j * nIn + i] * r[i];
       return atten * v;
     }),
   );
