@@ -156,8 +156,20 @@ export function groupKernelSource(p: GroupKernelParams): string {
     if (g.prospectiveGain > 0) soma.push(`let up = uj + RH(D * ${g.prospectiveGain * 2 ** -16}); ${sat('up')} prosp[j] = up;`);
     // Without a prospective gain, prosp is the same array as u.
     body.push(`const uj = u[j];`);
-    if (g.output === OutputMode.Binary) body.push(`if (ref[j] > 0) { ${g.prospectiveGain > 0 ? 'prosp[j] = uj;' : ''} } else {`, ...soma, `}`);
-    else body.push(...soma);
+    if (g.output === OutputMode.Binary) {
+      // Integrate and fire share the refractory test: a refractory neuron holds u and ŭ (§5.4) and counts down
+      // without spiking (§6.1); otherwise the soma updates and the threshold is tested on the new u.
+      const fire = `if (un >= ${g.threshold}) { s = 1; u[j] = ${g.reset}; ${g.prospectiveGain > 0 ? `prosp[j] = ${g.reset};` : ''} ref[j] = ${g.refractory}; ev[ne++] = j; }`;
+      const rateFromLut = lut ? `rate[j] = ${lutCall('prosp[j]')};` : '';
+      body.push(
+        `let s = 0; const rj = ref[j];`,
+        `if (rj > 0) { ref[j] = rj - 1; ${rateFromLut} } else {`,
+        ...soma,
+        rateFromLut,
+        fire,
+        `}`,
+      );
+    } else body.push(...soma);
     if (p.basalRateUsed) {
       body.push(lut ? `bR[j] = ${lutCall(g.hasBasal ? `RH(vB[j] * ${g.basalPredGain * 2 ** -20})` : '0')};` : `bR[j] = 0;`);
     }
@@ -171,11 +183,7 @@ export function groupKernelSource(p: GroupKernelParams): string {
         );
         break;
       case OutputMode.Binary:
-        if (lut) body.push(`rate[j] = ${lutCall('prosp[j]')};`);
-        body.push(
-          `let s = 0; if (ref[j] > 0) { ref[j]--; } else if (u[j] >= ${g.threshold}) { s = 1; u[j] = ${g.reset}; ${g.prospectiveGain > 0 ? `prosp[j] = ${g.reset};` : ''} ref[j] = ${g.refractory}; ev[ne++] = j; }`,
-          `spike[j] = s;`,
-        );
+        body.push(`spike[j] = s;`);
         if (!lut) body.push(`rate[j] = s ? ${STATE_ONE} : 0;`);
         body.push(`const r = rate[j];`);
         break;
