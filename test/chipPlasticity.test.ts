@@ -8,7 +8,6 @@ import { OutputMode, PortKind, ProjectionKind, Rounding } from '../src/emulator/
 import { compileRule } from '../src/models/ruleLanguage.js';
 import { COEF_ONE, group, inputGroup, ONE, plastic, program, projection, sigmoidLut } from './helpers/programBuilder.js';
 
-const rule = (src: string) => compileRule(src).statements;
 
 /** in (1 graded) → n (1 neuron, basal) with one plastic dense synapse. */
 function single(src: string, p: { weight?: number; weightShift?: number; fracBits?: number; rounding?: Rounding; lowpass?: number; weightBits?: number } = {}) {

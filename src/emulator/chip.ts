@@ -11,27 +11,22 @@
  */
 import {
   CHIP_CORES,
-  COEF_FRAC_BITS,
   CYCLES,
   DEFAULT_CLOCK_HZ,
   FNV_OFFSET,
-  LUT_SEGMENTS,
   PAYLOAD_BITS,
   RULE_FRAC_BITS,
-  STATE_ONE,
 } from './constants.js';
 import { checkFit } from './capacity.js';
 import { neuronCycles, realTimeFactor, routeCycles } from './cycleModel.js';
 import { DIGEST_VARIABLES, type DigestVariable, combineDigests, fnvStrided, fnvWords } from './digest.js';
 import { UsageError } from './errors.js';
-import { INV_POW2, POW2 } from './fixedPoint.js';
 import { compileGroupKernel, type GroupKernel } from './groupKernel.js';
 import { compileLearnKernel, type LearnContext, type LearnKernel, type NeuronView } from './learningKernel.js';
 import { compileRouteKernel, type RouteKernel } from './routeKernel.js';
 import { microcodeOps, termsUsed, TERMS } from './microcode.js';
-import { Stream, mix32, streamKey } from './prng.js';
+import { Stream, streamKey } from './prng.js';
 import {
-  Compartment,
   GroupKind,
   NoiseTarget,
   NudgeSource,
@@ -50,13 +45,6 @@ import {
   type Projection,
 } from './program.js';
 
-const MAX = 2147483647;
-const MIN = -2147483648;
-const R12 = 2 ** -12;
-const R8 = 2 ** -8;
-const R16 = 2 ** -16;
-const R20 = 2 ** -20;
-const R24 = 2 ** -24;
 const TERM_BASAL_RATE = TERMS['post.basal_rate'];
 
 /** Per-group state (docs/chip.md §5–§10). */
@@ -869,4 +857,3 @@ export function neuronVariable(g: GroupState, v: ProbeVariable): Int32Array | Ui
   }
 }
 
-export { COEF_FRAC_BITS };
