@@ -2,6 +2,7 @@
  * `apical inspect`: what a Program contains, in JSON and as text.
  */
 import { coreUsage } from '../emulator/capacity.js';
+import { ProgramFitError } from '../emulator/errors.js';
 import { Chip } from '../emulator/chip.js';
 import { CHIP_CORES, CHIP_REVISION, CORE_MAX_NEURONS, CORE_SYNAPSE_BYTES, DEFAULT_CLOCK_HZ } from '../emulator/constants.js';
 import { realTimeFactor } from '../emulator/cycleModel.js';
@@ -11,7 +12,17 @@ import { Compartment, GroupKind, OutputMode, PortKind, ProjectionKind, Trigger, 
 export function inspectProgram(p: Program, spikeActivity: number): { json: unknown; text: string } {
   const usage = coreUsage(p);
   const runnable = p.chipRevision === CHIP_REVISION;
-  const est = runnable ? new Chip(p, { digests: false }).estimateCyclesPerTick(spikeActivity) : null;
+  // A Program that does not fit is still shown (with what overflows); only the cycle estimate needs a chip.
+  let fitError: string | null = null;
+  let est: Float64Array | null = null;
+  if (runnable) {
+    try {
+      est = new Chip(p, { digests: false }).estimateCyclesPerTick(spikeActivity);
+    } catch (e) {
+      if (!(e instanceof ProgramFitError)) throw e;
+      fitError = e.message;
+    }
+  }
   const cores = usage
     .filter((u) => u.neurons > 0)
     .map((u) => {
@@ -38,7 +49,8 @@ export function inspectProgram(p: Program, spikeActivity: number): { json: unkno
     name: p.body.name,
     formatVersion: p.formatVersion,
     chipRevision: p.chipRevision,
-    runnableOnThisChip: runnable,
+    runnableOnThisChip: runnable && fitError === null,
+    fitError,
     seed: p.seed,
     tickSeconds: p.body.tickSeconds,
     clockHz: DEFAULT_CLOCK_HZ,
@@ -79,6 +91,7 @@ export function inspectProgram(p: Program, spikeActivity: number): { json: unkno
   const lines = [
     `${p.body.name}  hash ${p.hash}`,
     `format ${p.formatVersion}, chip revision ${p.chipRevision}${runnable ? '' : ` (this chip is revision ${CHIP_REVISION}: cannot run)`}, seed ${p.seed}, tick ${p.body.tickSeconds * 1e3} ms`,
+    ...(fitError ? [`does not fit: ${fitError}`] : []),
     `cores used ${cores.length} of ${CHIP_CORES}; critical path ≈ ${json.criticalPathCyclesPerTick ?? '?'} cycles/tick → real-time factor ${rtf?.toFixed(2) ?? '?'} at ${DEFAULT_CLOCK_HZ / 1e6} MHz (spiking activity ${spikeActivity})`,
     ...cores.map(
       (c) =>

@@ -7,14 +7,19 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ApicalError } from '../emulator/errors.js';
 import { inspectProgram } from './inspect.js';
 import { runDemo } from './demo.js';
-import { readProgramFile, checkChipRevision } from '../emulator/programCodec.js';
+import { readProgramFile, checkChipRevision, writeProgramFile } from '../emulator/programCodec.js';
 import { EmulatorDevice } from '../devices/emulatorDevice.js';
 import type { StimulusEvent } from '../devices/device.js';
 import { writeRunRecord } from '../devices/runRecord.js';
+import { compileNetwork } from '../models/compiler.js';
+import { readNetworkFile } from '../models/networkFile.js';
+import { RuleSyntaxError } from '../models/ruleLanguage.js';
+import { CHIP_CORES, CORE_MAX_NEURONS, CORE_RING_WORDS, CORE_SYNAPSE_BYTES } from '../emulator/constants.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`"${v}" is not a non-negative integer`);
+  // Digits only: Number() would also accept '', ' ', '0x10' and '1e3'.
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`"${v}" is not a non-negative integer`);
   return n;
 }
 
@@ -43,7 +48,58 @@ export function buildCli(): Command {
   const program = new Command();
   program.name('apical').description('Backend and bit-exact emulator for a fixed-point spiking chip that learns on-chip').version('0.1.0');
   program.exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  program.configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    // Commander's own errors (unknown option, bad option value...) follow the one-line `apical: ...` policy.
+    outputError: (s, write) => {
+      const msg = s.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim();
+      write(`apical: ${msg}${/\(Did you mean .*\)$/.test(msg) ? '' : ' (see apical --help)'}\n`);
+    },
+  });
+
+  program
+    .command('compile')
+    .description('compile a JSON network description (docs/network-format.md) to a Program (.apx)')
+    .argument('<network>', 'network description (.json)')
+    .option('-o, --out <file>', 'where to write the Program (default: the network file with .apx)')
+    .option('--json', 'machine-readable output')
+    .action((file: string, o: { out?: string; json?: boolean }) => {
+      const net = readNetworkFile(file);
+      const { program: p, quantisation, usage } = compileNetwork(net);
+      const out = o.out ?? `${file.replace(/\.json$/i, '')}.apx`;
+      writeProgramFile(out, p);
+      const cores = usage
+        .filter((u) => u.neurons > 0)
+        .map((u) => ({
+          core: u.core,
+          neurons: u.neurons,
+          neuronPercent: (100 * u.neurons) / CORE_MAX_NEURONS,
+          synapses: u.synapses,
+          synapseBytes: u.synapseBytes,
+          synapseMemoryPercent: (100 * u.synapseBytes) / CORE_SYNAPSE_BYTES,
+          ringWords: u.ringWords,
+          ringPercent: (100 * u.ringWords) / CORE_RING_WORDS,
+        }));
+      // sqnrDb is Infinity when the weights are exact; JSON has no Infinity, so it is null there.
+      const quant = quantisation.map((q) => ({ ...q, sqnrDb: Number.isFinite(q.sqnrDb) ? q.sqnrDb : null }));
+      const json = { programHash: p.hash, name: p.body.name, output: out, cores, quantisation: quant };
+      print(!!o.json, json, () =>
+        [
+          `compiled ${p.body.name} (${file}) → ${out}`,
+          `program hash ${p.hash}`,
+          `cores used ${cores.length} of ${CHIP_CORES}:`,
+          ...cores.map(
+            (c) =>
+              `  core ${String(c.core).padStart(2)}: ${c.neurons} neurons (${c.neuronPercent.toFixed(0)} %), ${c.synapses} synapses, ${(c.synapseBytes / 1024).toFixed(1)} KiB (${c.synapseMemoryPercent.toFixed(0)} %), ${c.ringWords} ring words (${c.ringPercent.toFixed(0)} %)`,
+          ),
+          quant.length ? 'quantisation:' : 'quantisation: no projections',
+          ...quant.map(
+            (q) =>
+              `  ${q.projection}: ${q.weightBits}-bit, LSB 2^-${q.weightShift} = ${q.scale.toPrecision(3)}, clipped ${(100 * q.clipFraction).toFixed(2)} %, SQNR ${q.sqnrDb === null ? 'exact' : `${q.sqnrDb.toFixed(1)} dB`}`,
+          ),
+        ].join('\n'),
+      );
+    });
 
   program
     .command('inspect')
@@ -137,12 +193,16 @@ export async function main(argv: string[]): Promise<void> {
     await cli.parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') process.exit(0);
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') process.exit(0);
+      // Help shown because no command was given is a usage error (help went to stderr): exit 2, as other usage errors.
+      if (e.code === 'commander.help') process.exit(e.exitCode === 0 ? 0 : 2);
       // Commander has already printed its one-line message.
       process.exit(2);
     }
     if (e instanceof ApicalError) {
       process.stderr.write(`apical: ${e.message}${e.hint ? ` (${e.hint})` : ''}\n`);
+      // On a terminal, show where in the rule text the mistake is; pipes and logs get exactly one line.
+      if (e instanceof RuleSyntaxError && process.stderr.isTTY) process.stderr.write(`${e.pointer}\n`);
       process.exit(2);
     }
     throw e;

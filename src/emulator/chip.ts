@@ -153,6 +153,9 @@ export interface ChipOptions {
 
 export interface Snapshot {
   tick: number;
+  /** Counters: critical path and synaptic events since load (cycles per core are among `arrays`). */
+  criticalPathTotal: number;
+  synapticEventsTotal: number;
   arrays: (Int32Array | Uint8Array | Float64Array | Int8Array | Int16Array)[];
   targetValid: boolean[];
   reward: number;
@@ -783,6 +786,8 @@ export class Chip {
   snapshot(): Snapshot {
     return {
       tick: this.tick,
+      criticalPathTotal: this.criticalPathTotal,
+      synapticEventsTotal: this.synapticEventsTotal,
       arrays: this.stateArrays().map((a) => a.slice()),
       targetValid: this.groups.map((g) => g.targetValid),
       reward: this.reward[0],
@@ -796,6 +801,8 @@ export class Chip {
     this.groups.forEach((g, i) => (g.targetValid = s.targetValid[i]));
     this.reward[0] = s.reward;
     this.tick = s.tick;
+    this.criticalPathTotal = s.criticalPathTotal;
+    this.synapticEventsTotal = s.synapticEventsTotal;
     if (this.digestsEnabled) this.computeDigests();
   }
 

@@ -66,7 +66,17 @@ export interface CompileResult {
   usage: CoreUsage[];
 }
 
-const toState = (x: number) => Math.max(-2147483648, Math.min(2147483647, Math.round(x * 65536)));
+/** A real value in the STATE format; values outside its range (±32768) are errors, never clamps. */
+function toState(x: number, what = 'value'): number {
+  const q = Math.round(x * 65536);
+  if (!Number.isFinite(x) || q > 2147483647 || q < -2147483648) throw new NetworkError(`${what} = ${x} outside the state range ±32768`);
+  return q;
+}
+
+function intIn(x: number, lo: number, hi: number, what: string): number {
+  if (!Number.isInteger(x) || x < lo || x > hi) throw new NetworkError(`${what} = ${x} must be an integer in ${lo}..${hi}`);
+  return x;
+}
 
 function toCoef(k: number, what: string): number {
   if (!Number.isFinite(k) || k < 0 || k > COEF_MAX / 2 ** 20) throw new NetworkError(`${what} = ${k} outside [0, 1] per tick`);
@@ -169,7 +179,8 @@ export function compileNetwork(net: Network): CompileResult {
     return lutKey.get(key)!;
   };
 
-  const groups: Group[] = net.populations.map((p) => buildGroup(p, popIndex, lutFor));
+  const sizes = net.populations.map((p) => p.size);
+  const groups: Group[] = net.populations.map((p) => buildGroup(p, popIndex, sizes, lutFor));
   // Projections.
   const quantisation: QuantisationReport[] = [];
   const projections: Projection[] = net.projections.map((s) => {
@@ -192,7 +203,11 @@ export function compileNetwork(net: Network): CompileResult {
   const usesReward = projections.some((p) => p.plasticity?.statements.some((s) => Array.from(s.code).some((w) => (w & 0xff) === 1 && w >> 8 === TERMS.reward)));
   if (usesReward) inputs.push({ name: 'reward', kind: PortKind.Reward, group: -1 });
   // Probes.
+  const probeNames = new Set<string>();
   const probes: Probe[] = net.probes.map((pr) => {
+    if (probeNames.has(pr.name)) throw new NetworkError(`duplicate probe name "${pr.name}"`);
+    probeNames.add(pr.name);
+    intIn(pr.every ?? 1, 1, 2 ** 31 - 1, `probe "${pr.name}": every`);
     const variable = PROBE_VARS[pr.variable];
     if (variable === undefined) throw new NetworkError(`probe "${pr.name}": unknown variable "${pr.variable}"`);
     if (variable === ProbeVariable.Weights) {
@@ -226,7 +241,7 @@ export function compileNetwork(net: Network): CompileResult {
   return { program, quantisation, usage };
 }
 
-function buildGroup(p: PopulationSpec, popIndex: Map<string, number>, lutFor: (a: Activation | undefined) => number): Group {
+function buildGroup(p: PopulationSpec, popIndex: Map<string, number>, teacherSizes: number[], lutFor: (a: Activation | undefined) => number): Group {
   const name = `population "${p.name}"`;
   const output = OUTPUTS[p.output ?? 'graded'];
   if (output === undefined) throw new NetworkError(`${name}: unknown output "${p.output}"`, 'use none, binary, stochastic or graded');
@@ -252,6 +267,7 @@ function buildGroup(p: PopulationSpec, popIndex: Map<string, number>, lutFor: (a
     if (t === undefined) throw new NetworkError(`${name}: unknown teacher population "${p.nudge.teacher}"`);
     teacher = t;
     teacherProspective = !!p.nudge.prospective;
+    if (teacherSizes[t] !== p.size) throw new NetworkError(`${name}: teacher "${p.nudge.teacher}" has ${teacherSizes[t]} neurons, this population ${p.size} (one-to-one)`);
   } else if (p.nudge && 'target' in p.nudge) nudge = NudgeSource.Target;
   let noiseTarget = NoiseTarget.None;
   let noiseDecay = 0;
@@ -267,7 +283,7 @@ function buildGroup(p: PopulationSpec, popIndex: Map<string, number>, lutFor: (a
     noiseGain = Math.round((sReal * 65536 * 2 ** 24) / GAUSS_STD);
     if (noiseGain > 2147483647) throw new NetworkError(`${name}: noise sigma ${p.noise.sigma} too large`);
   }
-  const init = p.init ? Int32Array.from(Array.from(p.init, toState)) : new Int32Array(0);
+  const init = p.init ? Int32Array.from(Array.from(p.init, (x) => toState(x, `${name}: init`))) : new Int32Array(0);
   if (init.length && init.length !== p.size) throw new NetworkError(`${name}: init has ${init.length} values, expected ${p.size}`);
   const prospective = p.prospective ?? 0;
   if (!(prospective >= 0) || Math.round(prospective * 256) > PROSP_MAX) throw new NetworkError(`${name}: prospective gain ${prospective} outside [0, 4096]`);
@@ -294,18 +310,18 @@ function buildGroup(p: PopulationSpec, popIndex: Map<string, number>, lutFor: (a
     prospectiveGain: Math.round(prospective * 256),
     basalPredGain: toCoef(p.basalPrediction ?? 0, `${name}: basalPrediction`),
     lut: lutFor(p.activation),
-    threshold: toState(p.threshold ?? 1),
-    reset: toState(p.reset ?? 0),
-    refractory: p.refractory ?? 0,
-    payloadShift: p.payloadShift ?? 4,
+    threshold: toState(p.threshold ?? 1, `${name}: threshold`),
+    reset: toState(p.reset ?? 0, `${name}: reset`),
+    refractory: intIn(p.refractory ?? 0, 0, 65535, `${name}: refractory`),
+    payloadShift: intIn(p.payloadShift ?? 4, 0, 16, `${name}: payloadShift`),
     noiseTarget,
     noiseDecay,
     noiseGain,
     traces,
     x1Decay: tauCoef(p.traces?.x1?.tau, 'x1'),
-    x1Impulse: toState(p.traces?.x1?.impulse ?? 1),
+    x1Impulse: toState(p.traces?.x1?.impulse ?? 1, `${name}: x1 impulse`),
     x2Decay: tauCoef(p.traces?.x2?.tau, 'x2'),
-    x2Impulse: toState(p.traces?.x2?.impulse ?? 1),
+    x2Impulse: toState(p.traces?.x2?.impulse ?? 1, `${name}: x2 impulse`),
     hpDecay: tauCoef(p.traces?.hp?.tau, 'hp'),
     initSoma: init,
     valueScale: p.valueScale ?? 1,
