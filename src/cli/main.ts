@@ -39,7 +39,7 @@ function readStimulus(path: string): StimulusEvent[] {
     throw new CliInputError(`cannot read stimulus ${path}: ${(e as Error).message.split('\n')[0]}`, 'give a JSON array of {tick, port, values}');
   }
   if (!Array.isArray(data) || !data.every((e) => e && Number.isInteger(e.tick) && typeof e.port === 'string' && (e.values === null || Array.isArray(e.values)))) {
-    throw new CliInputError(`stimulus ${path} is not a JSON array of {tick, port, values}`, 'see docs/program-format.md');
+    throw new CliInputError(`stimulus ${path} is not a JSON array of {tick, port, values}`, 'see "Stimulus files" in docs/program-format.md');
   }
   return data as StimulusEvent[];
 }
