@@ -25,7 +25,7 @@ export interface RegressionConfig {
   seed: number;
 }
 
-export const DEFAULT_REGRESSION: RegressionConfig = { inputs: 8, outputs: 4, patterns: 16, epochs: 30, ticksPerPattern: 40, eta: 0.02, seed: 3 };
+export const DEFAULT_REGRESSION: RegressionConfig = { inputs: 8, outputs: 4, patterns: 16, epochs: 100, ticksPerPattern: 40, eta: 0.02, seed: 3 };
 
 const G_L = 0.1;
 const G_B = 1.0;
