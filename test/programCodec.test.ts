@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { APX_FORMAT_VERSION, APX_MAGIC, CHIP_REVISION, COEF_MAX } from '../src/emulator/constants.js';
 import { ChipRevisionError, ProgramFormatError, ProgramInvalidError } from '../src/emulator/errors.js';
 import { encodeWord, Op } from '../src/emulator/microcode.js';
-import { GroupKind, OutputMode, PortKind, ProbeVariable, RuleTarget, type Program } from '../src/emulator/program.js';
+import { GroupKind, OutputMode, PortKind, ProbeVariable, ProjectionKind, RuleTarget, type Program } from '../src/emulator/program.js';
 import {
   checkChipRevision,
   decodeProgram,
@@ -274,5 +274,25 @@ describe('validateProgram', () => {
     expectError(() => encodeProgram(p), ProgramInvalidError, 'weight_shift 31');
     const bytes = encodeProgram(p, { validate: false });
     expectError(() => decodeProgram(bytes), ProgramInvalidError, 'projection "fc1"', 'weight_shift 31');
+  });
+});
+
+describe('edge cases found by cross-checking with the C loader', () => {
+  it('a 16-bit sparse projection with no synapses round-trips', async () => {
+    const { sampleProgram } = await import('./helpers/sampleProgram.js');
+    const p = sampleProgram();
+    const sparse = p.body.projections.find((x) => x.kind === ProjectionKind.Sparse)!;
+    sparse.weightBits = 16;
+    sparse.weights = new Int16Array(0);
+    sparse.cols = new Uint32Array(0);
+    sparse.rowPtr = new Uint32Array(p.body.groups[sparse.pre].size + 1);
+    sparse.plasticity = null;
+    const back = decodeProgram(encodeProgram(p));
+    expect(back.body.projections.find((x) => x.name === sparse.name)!.weights).toEqual(new Int16Array(0));
+  });
+
+  it('a file with an empty body is a ProgramFormatError, not a crash', () => {
+    const bytes = new Uint8Array([...APX_MAGIC, 0x0a, 0x00]); // header of length 0, no body
+    expect(() => decodeProgram(bytes)).toThrow(ProgramFormatError);
   });
 });

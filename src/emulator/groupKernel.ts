@@ -91,7 +91,9 @@ export function groupKernelSource(p: GroupKernelParams): string {
   } else {
     // Rings of incoming projections.
     p.incoming.forEach((inc, k) => L.push(`const r${k} = rings[${k}], b${k} = (t % ${inc.depth}) * n;`));
-    // Compartment inputs (§5.1) folded into the dendrite update (§5.2): v ← sat32(v − r20(k·v) + sat32(Σ I_P)).
+    // Compartment inputs (§5.1) folded into the dendrite update (§5.2): v ← sat32(v − r20(k·v) + sat32(Σ sat32(I_P))).
+    // Saturating each I_P first keeps the sum exact in doubles (≤ 1024 terms of ≤ 2^31) and makes a huge
+    // left-shifted input (up to 2^62, not exact in a double) clamp exactly as it would in int64.
     const inputTo = (c: Compartment, v: string) => {
       const list = p.incoming.map((inc, k) => ({ inc, k })).filter(({ inc }) => inc.target === c);
       const conv = (inc: IncomingRing) => (inc.shift <= 0 ? `x * ${2 ** -inc.shift}` : `RH(x * ${2 ** -inc.shift})`);
@@ -100,7 +102,7 @@ export function groupKernelSource(p: GroupKernelParams): string {
         body.push(`{ const x = r${k}[b${k} + j]; if (x !== 0) { r${k}[b${k} + j] = 0; let i = ${conv(inc)}; ${sat('i')} ${v} += i; } }`);
       } else if (list.length > 1) {
         body.push(`{ let i = 0;`);
-        for (const { inc, k } of list) body.push(`{ const x = r${k}[b${k} + j]; if (x !== 0) { r${k}[b${k} + j] = 0; i += ${conv(inc)}; } }`);
+        for (const { inc, k } of list) body.push(`{ const x = r${k}[b${k} + j]; if (x !== 0) { r${k}[b${k} + j] = 0; let c = ${conv(inc)}; ${sat('c')} i += c; } }`);
         body.push(`${sat('i')} ${v} += i; }`);
       }
     };

@@ -268,7 +268,13 @@ function corrupted(e: unknown): ProgramFormatError {
   return new ProgramFormatError(`corrupted or truncated .apx: ${msg}`, FORMAT_HINT);
 }
 
-function decodeWeights(bytes: Uint8Array, bits: number, name: string): Int8Array | Int16Array {
+/** protobufjs gives an empty `bytes` field as a plain [] (or leaves it out): normalise to a Uint8Array. */
+function asBytes(x: Uint8Array | number[] | null | undefined): Uint8Array {
+  return x instanceof Uint8Array ? x : Uint8Array.from(x ?? []);
+}
+
+function decodeWeights(raw: Uint8Array, bits: number, name: string): Int8Array | Int16Array {
+  const bytes = asBytes(raw);
   if (bits === 16) {
     if (bytes.length % 2 !== 0) throw corrupted(new Error(`projection "${name}": ${bytes.length} weight bytes for 16-bit weights`));
     const n = bytes.length / 2;
@@ -387,12 +393,14 @@ export function decodeProgram(bytes: Uint8Array): Program {
       h.formatVersion > APX_FORMAT_VERSION ? 'upgrade apical' : 'recompile the network with this apical',
     );
   }
-  if (h.sha256.length !== 32) throw corrupted(new Error(`header sha256 has ${h.sha256.length} bytes, expected 32`));
-  const sha = hashBytes(file.body, h);
+  if (!h.sha256 || h.sha256.length !== 32) throw corrupted(new Error(`header sha256 has ${h.sha256.length} bytes, expected 32`));
+  const bodyBytes = asBytes(file.body);
+  if (bodyBytes.length === 0) throw corrupted(new Error('empty program body'));
+  const sha = hashBytes(bodyBytes, h);
   if (!equalBytes(sha, h.sha256)) throw new ProgramFormatError('corrupted .apx: SHA-256 mismatch', FORMAT_HINT);
   let body: ProgramBody;
   try {
-    body = toProgramBody(t.body.decode(file.body) as unknown as MsgBody);
+    body = toProgramBody(t.body.decode(bodyBytes) as unknown as MsgBody);
   } catch (e) {
     if (e instanceof ProgramFormatError) throw e;
     throw corrupted(e);
