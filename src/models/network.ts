@@ -36,7 +36,7 @@ export interface PopulationOptions {
   refractory?: number;
   /** Payload shift s: graded payloads carry 16 − s fractional bits (range ±2^(s−1)). Default 4. */
   payloadShift?: number;
-  /** OU noise: ξ ← ξ − ξ/τ + σ·√(2/τ)·N, stationary standard deviation σ; injected into `target`. */
+  /** OU noise: ξ ← ξ − ξ/τ + s·N with s = σ·√(2/τ − 1/τ²), so that σ is the stationary standard deviation; injected into `target`. */
   noise?: { target: CompartmentName; tau: number; sigma: number };
   /** Traces with per-tick time constants (ticks) and spike impulses. */
   traces?: { x1?: { tau: number; impulse?: number }; x2?: { tau: number; impulse?: number }; hp?: { tau: number } };
