@@ -83,7 +83,8 @@ function toCoef(k: number, what: string): number {
   return Math.round(k * 2 ** 20);
 }
 
-const ACTIVATIONS: Record<string, { fn: (x: number) => number; xMin: number; stepLog2: number }> = {
+/** Named activations: φ and the range of its 257-knot table (knot spacing 2^stepLog2 STATE units). */
+export const ACTIVATIONS: Record<string, { fn: (x: number) => number; xMin: number; stepLog2: number }> = {
   sigmoid: { fn: (x) => 1 / (1 + Math.exp(-x)), xMin: -8, stepLog2: 12 },
   tanh: { fn: Math.tanh, xMin: -4, stepLog2: 11 },
   softplus: { fn: (x) => (x > 30 ? x : Math.log1p(Math.exp(x))), xMin: -8, stepLog2: 12 },

@@ -53,6 +53,7 @@ export interface PlasticityOptions {
   rule: string;
   /** Extra fractional bits below the weight LSB (default: enough to keep 24 bits of update precision). */
   fracBits?: number;
+  /** How updates finer than the accumulator are rounded (default stochastic; docs/chip.md §11.4). */
   rounding?: 'nearest' | 'stochastic';
   /** Low-pass time constant of weight updates in ticks (τ_LO); omitted = off. */
   lowpassTau?: number;

@@ -495,7 +495,8 @@ export function evalRuleFloat(rule: string | RuleAst | CompiledRule, terms: Term
 // ------------------------------------------------------------------------------------------------ compiler
 
 /** Value of a constant subexpression (float64), or null if the expression reads a term. */
-function constValue(e: Expr): number | null {
+/** The value of a constant subexpression (folded in float64), or null if it reads a term. */
+export function constValue(e: Expr): number | null {
   switch (e.kind) {
     case 'num':
       return e.value;
