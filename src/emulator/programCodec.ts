@@ -10,9 +10,7 @@
  * (program.ts) and runs `validateProgram`. The chip revision is not checked here (`checkChipRevision`).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, writeFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import {
   ACC_WORD_BITS,
@@ -60,31 +58,21 @@ import {
   type Projection,
   type Statement,
 } from './program.js';
+import { protoPath, protoRoot } from './protoFiles.js';
 
 // ---------------------------------------------------------------------------------------------- schema
 
-const PROTO_RELATIVE = join('proto', 'program.proto');
-
-let cachedRoot: protobuf.Root | null = null;
-let cachedTypes: { file: protobuf.Type; body: protobuf.Type } | null = null;
-
-/** Absolute path of proto/program.proto: the first ancestor of this module's directory that holds it. */
+/** Absolute path of proto/program.proto. */
 export function programProtoPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, PROTO_RELATIVE);
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new ApicalError(`cannot find ${PROTO_RELATIVE} above ${dirname(fileURLToPath(import.meta.url))}`, 'reinstall apical');
-    dir = parent;
-  }
+  return protoPath('program.proto');
 }
 
-/** The parsed schema (package apical.v1), loaded once. Field names are camelCase, as in program.ts. */
+/** The parsed schema (package apical.v1), loaded once. */
 export function programProtoRoot(): protobuf.Root {
-  if (!cachedRoot) cachedRoot = protobuf.loadSync(programProtoPath());
-  return cachedRoot;
+  return protoRoot('program.proto');
 }
+
+let cachedTypes: { file: protobuf.Type; body: protobuf.Type } | null = null;
 
 function types(): { file: protobuf.Type; body: protobuf.Type } {
   if (!cachedTypes) {

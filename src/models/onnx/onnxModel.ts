@@ -12,11 +12,10 @@
  * not initializers) and outputs with their declared element types and shapes, initializers, opset imports.
  * Nothing is evaluated here; floatReference.ts runs the graph.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import { ApicalError } from '../../emulator/errors.js';
+import { protoPath, protoRoot } from '../../emulator/protoFiles.js';
 
 // ---------------------------------------------------------------------------------------------- errors
 
@@ -161,28 +160,17 @@ export interface OnnxModel {
 
 // ---------------------------------------------------------------------------------------------- schema
 
-const PROTO_RELATIVE = join('proto', 'onnx.proto');
-
-let cachedRoot: protobuf.Root | null = null;
-let cachedTypes: { model: protobuf.Type; tensor: protobuf.Type } | null = null;
-
-/** Absolute path of proto/onnx.proto: the first ancestor of this module's directory that holds it. */
+/** Absolute path of proto/onnx.proto. */
 export function onnxProtoPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, PROTO_RELATIVE);
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new ApicalError(`cannot find ${PROTO_RELATIVE} above ${dirname(fileURLToPath(import.meta.url))}`, 'reinstall apical');
-    dir = parent;
-  }
+  return protoPath('onnx.proto');
 }
 
-/** The parsed ONNX schema subset (package onnx), loaded once. Field names are camelCase (`opType`, `rawData`). */
+/** The parsed schema (package onnx), loaded once. */
 export function onnxProtoRoot(): protobuf.Root {
-  if (!cachedRoot) cachedRoot = protobuf.loadSync(onnxProtoPath());
-  return cachedRoot;
+  return protoRoot('onnx.proto');
 }
+
+let cachedTypes: { model: protobuf.Type; tensor: protobuf.Type } | null = null;
 
 function types(): { model: protobuf.Type; tensor: protobuf.Type } {
   if (!cachedTypes) {
