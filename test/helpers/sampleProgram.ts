@@ -27,46 +27,11 @@ import {
   type Program,
 } from '../../src/emulator/program.js';
 import { finalizeProgram } from '../../src/emulator/programCodec.js';
+import { group } from './programBuilder.js';
 
-/** A group with neutral defaults; override what matters. */
+/** A group with the defaults of programBuilder.group, as a basal binary neuron; override what matters. */
 export function sampleGroup(name: string, size: number, over: Partial<Group> = {}): Group {
-  return {
-    name,
-    size,
-    kind: GroupKind.Neuron,
-    output: OutputMode.Binary,
-    slices: [{ core: 0, start: 0, count: size }],
-    hasBasal: true,
-    hasApical: false,
-    basalDecay: 1 << 20,
-    apicalDecay: 0,
-    kBasal: 1 << 19,
-    kApical: 0,
-    kNudge: 0,
-    kTotal: 1 << 19,
-    nudge: NudgeSource.None,
-    teacher: -1,
-    teacherProspective: false,
-    prospectiveGain: 0,
-    basalPredGain: 0,
-    lut: -1,
-    threshold: STATE_ONE,
-    reset: 0,
-    refractory: 0,
-    payloadShift: 4,
-    noiseTarget: NoiseTarget.None,
-    noiseDecay: 0,
-    noiseGain: 0,
-    traces: 0,
-    x1Decay: 0,
-    x1Impulse: 0,
-    x2Decay: 0,
-    x2Impulse: 0,
-    hpDecay: 0,
-    initSoma: new Int32Array(0),
-    valueScale: 1,
-    ...over,
-  };
+  return group(name, size, { output: OutputMode.Binary, hasBasal: true, apicalDecay: 0, kBasal: 1 << 19, kTotal: 1 << 19, threshold: STATE_ONE, ...over });
 }
 
 /** A LUT of LUT_SEGMENTS + 1 knots from a real function, knots at xMin + k·2^stepShift (STATE). */
