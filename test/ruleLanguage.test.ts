@@ -424,3 +424,11 @@ describe('evalRuleFloat', () => {
     expect(() => evalRuleFloat('dw = syn.w', {})).toThrow(/no value for term syn.w/);
   });
 });
+
+describe('folded constants', () => {
+  it('a constant expression that is zero up to float64 residue compiles to 0; a vanishing literal is an error', () => {
+    const c = compileRule('dw = -((0.3 - (1 - 7e-1)))');
+    expect(Array.from(c.statements[0].code)).toEqual([2, 0]); // CONST 0
+    expect(() => compileRule('dw = 1e-9 + post.rate')).toThrow(/rounds to 0/);
+  });
+});

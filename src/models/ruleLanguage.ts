@@ -552,16 +552,20 @@ function fmt(c: number): string {
 class Compiler {
   constructor(private readonly src: string) {}
 
-  compileConst(c: number, pos: SourcePos): Code {
+  /**
+   * A standalone constant. A literal the user wrote that vanishes in Q7.24 is an error (it was meant to
+   * matter); a folded constant expression that is zero up to float64 residue (0.3 − (1 − 0.7)) becomes 0.
+   */
+  compileConst(c: number, pos: SourcePos, literal = true): Code {
     const q = constQ24(c);
     if (q === null) fail(this.src, pos, `constant out of range ±${CONST_LIMIT}: ${fmt(c)}`);
-    if (q === 0 && c !== 0) fail(this.src, pos, `constant ${fmt(c)} rounds to 0 in Q7.24 (resolution 2^-24)`);
+    if (q === 0 && c !== 0 && literal) fail(this.src, pos, `constant ${fmt(c)} rounds to 0 in Q7.24 (resolution 2^-24)`);
     return { words: [encodeWord(Op.Const), q], need: 1 };
   }
 
   compile(e: Expr): Code {
     const c = constValue(e);
-    if (c !== null) return this.compileConst(c, e.pos);
+    if (c !== null) return this.compileConst(c, e.pos, e.kind === 'num' || (e.kind === 'neg' && e.arg.kind === 'num'));
     switch (e.kind) {
       case 'term':
         return { words: [encodeWord(Op.Term, TERMS[e.name])], need: 1 };
