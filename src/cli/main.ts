@@ -5,6 +5,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ApicalError } from '../emulator/errors.js';
+import { registerBoardCommands } from './boardCommands.js';
+import { registerImportCommand } from './importCommand.js';
 import { inspectProgram } from './inspect.js';
 import { runDemo } from './demo.js';
 import { readProgramFile, checkChipRevision, writeProgramFile } from '../emulator/programCodec.js';
@@ -184,6 +186,8 @@ export function buildCli(): Command {
       print(!!o.json, result.json, () => result.text);
     });
 
+  registerImportCommand(program);
+  registerBoardCommands(program);
   return program;
 }
 
