@@ -20,6 +20,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "../host/apx_pty.h"
+
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
@@ -49,7 +51,6 @@ int main(void)
 {
     int master, slave;
     const char *name;
-    struct termios tio;
     struct sigaction sa;
     static unsigned char buf[65536];
     memset(&sa, 0, sizeof sa);
@@ -57,23 +58,7 @@ int main(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    master = posix_openpt(O_RDWR | O_NOCTTY);
-    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 || (name = ptsname(master)) == NULL) {
-        perror("pty_bridge: pseudo terminal");
-        return 2;
-    }
-    slave = open(name, O_RDWR | O_NOCTTY);
-    if (slave < 0 || tcgetattr(slave, &tio) != 0) {
-        perror("pty_bridge: slave");
-        return 2;
-    }
-    cfmakeraw(&tio);
-    tio.c_cc[VMIN] = 1;
-    tio.c_cc[VTIME] = 0;
-    if (tcsetattr(slave, TCSANOW, &tio) != 0) {
-        perror("pty_bridge: tcsetattr");
-        return 2;
-    }
+    if (apx_open_raw_pty("pty_bridge", &master, &slave, &name) != 0) return 2;
     printf("%s\n", name);
     fflush(stdout);
     while (!g_stop) {

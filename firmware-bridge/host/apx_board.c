@@ -29,6 +29,7 @@
 #include "chip.h"
 #include "chip_internal.h"
 #include "protocol_constants.h"
+#include "apx_pty.h"
 
 #define BOARD_FIRMWARE_VERSION "apx_board 0.1.0"
 #ifndef BOARD_PROGRAM_MAX
@@ -633,7 +634,6 @@ int main(int argc, char **argv)
 {
     int slave, i;
     const char *name;
-    struct termios tio;
     struct sigaction sa;
     for (i = 1; i < argc; i++) {
         if (i + 1 < argc && strcmp(argv[i], "--advertise-protocol") == 0) g_adv_protocol = (uint32_t)strtoul(argv[++i], NULL, 10);
@@ -649,24 +649,8 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    g_fd = posix_openpt(O_RDWR | O_NOCTTY);
-    if (g_fd < 0 || grantpt(g_fd) != 0 || unlockpt(g_fd) != 0 || (name = ptsname(g_fd)) == NULL) {
-        perror("apx_board: pseudo terminal");
-        return 2;
-    }
     /* Keep the slave open ourselves: the line stays up while hosts connect and disconnect; raw mode, no echo. */
-    slave = open(name, O_RDWR | O_NOCTTY);
-    if (slave < 0 || tcgetattr(slave, &tio) != 0) {
-        perror("apx_board: slave");
-        return 2;
-    }
-    cfmakeraw(&tio);
-    tio.c_cc[VMIN] = 1;
-    tio.c_cc[VTIME] = 0;
-    if (tcsetattr(slave, TCSANOW, &tio) != 0) {
-        perror("apx_board: tcsetattr");
-        return 2;
-    }
+    if (apx_open_raw_pty("apx_board", &g_fd, &slave, &name) != 0) return 2;
     printf("%s\n", name);
     fflush(stdout);
     {

@@ -87,7 +87,8 @@ export function ensurePtyBridge(): string {
   const fw = join(projectRoot(), 'firmware-bridge');
   const src = join(fw, 'fuzz', 'pty_bridge.c');
   const bin = join(fw, 'build', 'fuzz', 'pty_bridge');
-  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
+  const header = join(fw, 'host', 'apx_pty.h');
+  if (existsSync(bin) && statSync(bin).mtimeMs >= Math.max(statSync(src).mtimeMs, statSync(header).mtimeMs)) return bin;
   mkdirSync(dirname(bin), { recursive: true });
   const r = spawnSync(process.env.CC ?? 'cc', ['-std=c99', '-Wall', '-Wextra', '-Wpedantic', '-Werror', '-O2', src, '-o', bin], { encoding: 'utf8' });
   if (r.error || r.status !== 0 || !existsSync(bin)) {
