@@ -363,7 +363,7 @@ describe('help, bench, demo', () => {
     const out = json(await apical('demo', '--json', '--out', t('demo.apx')));
     expect(out.rmseAfter as number).toBeLessThan(out.rmseBefore as number);
     expect(readProgramFile(t('demo.apx')).hash).toBe(out.programHash);
-  });
+  }, 120_000); // the demo trains on the emulator and again on the virtual board (≈ 5 s alone, more on a loaded CI runner)
 });
 
 // ---------------------------------------------------------------------------------------------- in-process
