@@ -2,8 +2,10 @@
  * The `apical` command. Thin: parses arguments, calls the library, prints. A user's mistake (an ApicalError,
  * a bad option) prints one line `apical: <problem> (<what to do>)` and exits with code 2.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { nonNegativeInt, print } from './cliOptions.js';
+import { registerBenchCommand } from './benchCommand.js';
 import { ApicalError } from '../emulator/errors.js';
 import { registerBoardCommands } from './boardCommands.js';
 import { registerImportCommand } from './importCommand.js';
@@ -18,16 +20,6 @@ import { readNetworkFile } from '../models/networkFile.js';
 import { RuleSyntaxError } from '../models/ruleLanguage.js';
 import { CHIP_CORES, CORE_MAX_NEURONS, CORE_RING_WORDS, CORE_SYNAPSE_BYTES } from '../emulator/constants.js';
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  // Digits only: Number() would also accept '', ' ', '0x10' and '1e3'.
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`"${v}" is not a non-negative integer`);
-  return n;
-}
-
-function print(json: boolean, obj: unknown, text: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(obj, null, 2)}\n` : `${text()}\n`);
-}
 
 class CliInputError extends ApicalError {
   override name = 'CliInputError';
@@ -119,7 +111,7 @@ export function buildCli(): Command {
     .command('run')
     .description('run a Program on the emulator')
     .argument('<file>', '.apx Program')
-    .requiredOption('--ticks <n>', 'ticks to run', positiveInt)
+    .requiredOption('--ticks <n>', 'ticks to run', nonNegativeInt)
     .option('--stimulus <file>', 'JSON array of {tick, port, values} host writes')
     .option('--record <file>', 'write the run record (msgpack)')
     .option('--json', 'machine-readable output')
@@ -155,26 +147,7 @@ export function buildCli(): Command {
       );
     });
 
-  program
-    .command('bench')
-    .description('run the benchmark workloads (medians over repeats, one core)')
-    .option('--json', 'machine-readable output')
-    .option('--repeats <n>', 'repeats per workload', positiveInt, 5)
-    .option('--quick', 'small workloads (smoke test)')
-    .option('--out <file>', 'also write the JSON report to this file')
-    .action(async (o: { json?: boolean; repeats: number; quick?: boolean; out?: string }) => {
-      const { runBenchmarks } = await import('../../bench/run.js');
-      const report = runBenchmarks({ repeats: o.repeats, quick: o.quick, command: `apical bench${o.quick ? ' --quick' : ''} --repeats ${o.repeats}` });
-      if (o.out) writeFileSync(o.out, JSON.stringify(report, null, 2));
-      print(!!o.json, report, () =>
-        report.workloads
-          .map(
-            (w) =>
-              `${w.name.padEnd(22)} ${(w.synapticEventsPerSec / 1e6).toFixed(1).padStart(8)} M syn.events/s ${(w.compartmentUpdatesPerSec / 1e6).toFixed(1).padStart(8)} M comp.updates/s  ${w.ticks} ticks in ${w.wallSeconds.toFixed(3)} s (median of ${w.repeats})`,
-          )
-          .join('\n'),
-      );
-    });
+  registerBenchCommand(program);
 
   program
     .command('demo')
