@@ -1,7 +1,12 @@
 /**
  * Benchmark workloads: each builds a network, compiles it to a Program and says how to drive it.
- * Figures are reported per workload by bench/run.ts (medians over repeats).
+ * Figures are reported per workload by bench/run.ts (medians over repeats); the same Program and stimulus
+ * also run on the C chip core (bench/nativeCore.ts) and, for CUBA, in Brian2 (bench/brian2.ts).
  */
+import type { StimulusEvent } from '../src/devices/device.js';
+import { STATE_ONE } from '../src/emulator/constants.js';
+import { buildMicrocircuit } from '../src/models/circuits/microcircuit.js';
+import { PAL_FIG4AB_FW_BW } from '../src/models/circuits/parameters.js';
 import { Network } from '../src/models/network.js';
 import { SeededRandom } from '../src/models/seededRandom.js';
 
@@ -11,14 +16,27 @@ export interface Workload {
   net: Network;
   /** Ticks per repeat. */
   ticks: number;
-  /** Input values (STATE integers) written once before the run, per port. */
-  inputs: Record<string, number[]>;
+  /** Host writes, each applied before its tick (ticks from the start of the run; the Device stimulus format). */
+  stimulus: StimulusEvent[];
+  /** CUBA only: the network statistics Brian2 rebuilds (bench/cuba_brian2.py). */
+  cuba?: CubaStatistics;
+}
+
+/** What bench/cuba_brian2.py needs to build the same CUBA network. */
+export interface CubaStatistics {
+  neurons: number;
+  excitatoryFraction: number;
+  connectivity: number;
+  seconds: number;
+  dtMs: number;
+  weightExcitatoryMv: number;
+  weightInhibitoryMv: number;
 }
 
 /** A 1024×1024 dense 16-bit projection with graded payloads every tick, plasticity off or on. */
-export function denseGraded(plastic: boolean, size = 1024, ticks = 40): Workload {
-  const rng = new SeededRandom(7);
-  const net = new Network(`dense-graded-${plastic ? 'plastic' : 'static'}`, { seed: 7, tickSeconds: 1e-4 });
+export function denseGraded(plastic: boolean, size = 1024, ticks = 40, seed = 7): Workload {
+  const rng = new SeededRandom(seed);
+  const net = new Network(`dense-graded-${plastic ? 'plastic' : 'static'}`, { seed, tickSeconds: 1e-4 });
   net.input('in', size, { payloadShift: 2 });
   net.population('out', size, {
     output: 'graded',
@@ -42,7 +60,7 @@ export function denseGraded(plastic: boolean, size = 1024, ticks = 40): Workload
     description: `${size}x${size} dense 16-bit graded projection${plastic ? ', Urbanczik-Senn rule every tick' : ''}`,
     net,
     ticks,
-    inputs: { in: rates },
+    stimulus: [{ tick: 0, port: 'in', values: rates }],
   };
 }
 
@@ -83,9 +101,42 @@ export function cuba(seconds = 1, n = 4000): Workload {
     }
     net.project(name, pre, post, { kind: 'sparse', weights: { pre: pres, post: posts, values: pres.map(() => w) }, weightBits: 8, target });
   };
-  connect('EE', 'E', nE, 'E', nE, 1.62, 'basal');
-  connect('EI', 'E', nE, 'I', nI, 1.62, 'basal');
-  connect('IE', 'I', nI, 'E', nE, -9, 'apical');
-  connect('II', 'I', nI, 'I', nI, -9, 'apical');
-  return { name: 'cuba', description: `CUBA-like: ${n} LIF neurons, 2 % connectivity, ${seconds} s at 0.1 ms ticks`, net, ticks: Math.round(seconds / 1e-4), inputs: {} };
+  const we = 1.62;
+  const wi = -9;
+  connect('EE', 'E', nE, 'E', nE, we, 'basal');
+  connect('EI', 'E', nE, 'I', nI, we, 'basal');
+  connect('IE', 'I', nI, 'E', nE, wi, 'apical');
+  connect('II', 'I', nI, 'I', nI, wi, 'apical');
+  return {
+    name: 'cuba',
+    description: `CUBA-like: ${n} LIF neurons, 2 % connectivity, ${seconds} s at 0.1 ms ticks`,
+    net,
+    ticks: Math.round(seconds / 1e-4),
+    stimulus: [],
+    cuba: { neurons: n, excitatoryFraction: 0.8, connectivity: 0.02, seconds, dtMs: dt, weightExcitatoryMv: we, weightInhibitoryMv: wi },
+  };
+}
+
+/**
+ * PAL dendritic microcircuit training (fw_bw task parameters, PAL_FIG4AB_FW_BW, with layers `sizes`,
+ * default 784-100-10 as for Fashion-MNIST): every presentation holds a random 784-dim input rate vector in
+ * [0, 1] and a random output target in [0, 1] for tPres (100 ticks); all projections plastic every tick.
+ * `ticks` (default: all presentations) can stop the run early (--quick).
+ */
+export function microcircuitTraining(presentations = 10, sizes: number[] = [784, 100, 10], ticks?: number): Workload {
+  const { network, layout } = buildMicrocircuit({ rule: 'pal', base: PAL_FIG4AB_FW_BW, layers: sizes, weightSeed: 3, chipSeed: 5 });
+  const rng = new SeededRandom(13);
+  const T = layout.ticksPerPresentation;
+  const stimulus: StimulusEvent[] = [];
+  for (let q = 0; q < presentations; q++) {
+    stimulus.push({ tick: q * T, port: layout.input, values: Array.from({ length: sizes[0] }, () => Math.round(rng.next() * STATE_ONE)) });
+    stimulus.push({ tick: q * T, port: layout.targetPort, values: Array.from({ length: sizes[sizes.length - 1] }, () => Math.round(rng.next() * STATE_ONE)) });
+  }
+  return {
+    name: 'microcircuit-training',
+    description: `PAL microcircuit ${sizes.join('-')} (fw_bw parameters), ${presentations} presentation(s) of ${T} ticks${ticks !== undefined && ticks < presentations * T ? ` (first ${ticks} ticks)` : ''}, random inputs and targets`,
+    net: network,
+    ticks: ticks ?? presentations * T,
+    stimulus,
+  };
 }

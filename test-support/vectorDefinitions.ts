@@ -344,6 +344,59 @@ function plasticityUs(): VectorDefinition {
 }
 
 /**
+ * The update shift (docs/chip.md §11.4): a slow Urbanczik–Senn rule written 2^8 larger than its effect, low-passed
+ * (τ_LO 64 ticks) in that scale and applied with updateShift 8 through stochastic rounding (dense 16-bit), next to
+ * a sparse 8-bit projection with nearest rounding and updateShift 3. Four patterns, the last without a target.
+ */
+function plasticityUpdateShift(): VectorDefinition {
+  const nIn = 24;
+  const nOut = 10;
+  const ticks = 900;
+  const build = (seed = 707): Program => {
+    const rng = new SeededRandom(7001);
+    const net = new Network('plasticity-update-shift', { seed, tickSeconds: 1e-3 });
+    net.input('in', nIn, { payloadShift: 2 });
+    net.population('out', nOut, {
+      output: 'graded',
+      activation: 'sigmoid',
+      basal: true,
+      soma: { kBasal: 0.1, kNudge: 0.1, kTotal: 0.15 },
+      basalPrediction: 2 / 3,
+      nudge: { target: true },
+      payloadShift: 2,
+    });
+    net.project('w-gain', 'in', 'out', {
+      weights: dense(rng, nIn, nOut, -0.5, 0.5),
+      weightBits: 16,
+      weightRange: 4,
+      plasticity: { rule: 'dw = 0.256 * (post.rate - post.basal_rate) * pre.rate', lowpassTau: 64, rounding: 'stochastic', fracBits: 3, updateShift: 8 },
+    });
+    net.project('w-sparse', 'in', 'out', {
+      kind: 'sparse',
+      weights: sparse(rng, nIn, nOut, 0.4, () => rng.uniform(-0.5, 0.5)),
+      weightBits: 8,
+      weightRange: 1,
+      plasticity: { rule: 'dw = 0.08 * (post.rate - post.basal_rate) * pre.rate', rounding: 'nearest', fracBits: 6, updateShift: 3 },
+    });
+    return compileNetwork(net).program;
+  };
+  const rng = new SeededRandom(7002);
+  const stimulus: StimulusEvent[] = [];
+  for (let p = 0; p < 4; p++) {
+    stimulus.push({ tick: p * 225, port: 'in', values: rates(rng, nIn, 0, 1) });
+    stimulus.push({ tick: p * 225, port: 'out.target', values: p < 3 ? rates(rng, nOut, -1.5, 1.5) : null });
+  }
+  return {
+    name: 'plasticity-update-shift',
+    description: 'update shift: dense 16-bit U-S rule written 2^8 larger, low-passed (tau_LO 64) and applied with updateShift 8 and stochastic rounding; sparse 8-bit with updateShift 3 and nearest rounding; 4 patterns, the last without a target',
+    build,
+    stimulus,
+    ticks,
+    randomness: ['stochastic-rounding'],
+  };
+}
+
+/**
  * Phaseless alignment learning: OU noise (τ 5 ticks, σ 0.3) in the apical compartment of the pyramidal
  * neurons, a tanh top layer with a high-pass trace (τ_HP 10) and a graded low-pass trace x1, and the feedback
  * weights top → pyr.apical learning `dw = η(post.noise·pre.hp − α·syn.w)` with tiny constants.
@@ -586,7 +639,7 @@ function oneToOneSoma(): VectorDefinition {
   };
 }
 
-export const VECTOR_DEFINITIONS: readonly VectorDefinition[] = [lifCubaSmall(), gradedDense(), plasticityUs(), palNoise(), salStdp(), rstdpTag(), oneToOneSoma()];
+export const VECTOR_DEFINITIONS: readonly VectorDefinition[] = [lifCubaSmall(), gradedDense(), plasticityUs(), plasticityUpdateShift(), palNoise(), salStdp(), rstdpTag(), oneToOneSoma()];
 
 export function vectorDefinition(name: string): VectorDefinition {
   const d = VECTOR_DEFINITIONS.find((v) => v.name === name);

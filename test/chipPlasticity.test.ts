@@ -10,7 +10,7 @@ import { COEF_ONE, group, inputGroup, ONE, plastic, program, projection, sigmoid
 
 
 /** in (1 graded) → n (1 neuron, basal) with one plastic dense synapse. */
-function single(src: string, p: { weight?: number; weightShift?: number; fracBits?: number; rounding?: Rounding; lowpass?: number; weightBits?: number } = {}) {
+function single(src: string, p: { weight?: number; weightShift?: number; fracBits?: number; rounding?: Rounding; lowpass?: number; weightBits?: number; updateShift?: number } = {}) {
   const c = compileRule(src);
   const prog = program(
     [inputGroup('in', 1, { payloadShift: 2 }), group('n', 1, { hasBasal: true })],
@@ -18,7 +18,7 @@ function single(src: string, p: { weight?: number; weightShift?: number; fracBit
       projection('w', 0, 1, [p.weight ?? 100], {
         weightShift: p.weightShift ?? 12,
         weightBits: p.weightBits ?? 16,
-        plasticity: plastic(c.statements, { fracBits: p.fracBits ?? 4, rounding: p.rounding, lowpass: p.lowpass, tag: c.usesTag, source: src }),
+        plasticity: plastic(c.statements, { fracBits: p.fracBits ?? 4, rounding: p.rounding, lowpass: p.lowpass, tag: c.usesTag, source: src, updateShift: p.updateShift }),
       }),
     ],
     {
@@ -39,6 +39,26 @@ describe('weight updates through the accumulator (§11.4)', () => {
     const p = chip.projection('w');
     expect(p.wacc![0]).toBe(100 * 16 + 16384); // 17984
     expect(p.w[0]).toBe(1124); // round(17984 / 16) = 1124 = 0.2744 · 4096
+  });
+
+  it('updateShift 8 applies Δ/256: dw = 0.5 * pre.rate → sa = 24 − 12 − 4 + 8 = 16 → δ = 64', () => {
+    const chip = single('dw = 0.5 * pre.rate', { updateShift: 8 });
+    chip.setInput('in', [ONE / 2]);
+    chip.step();
+    const p = chip.projection('w');
+    expect(p.wacc![0]).toBe(100 * 16 + 64); // 0.25/256 real = 64 units of 2^-16
+    expect(p.w[0]).toBe(104); // round(1664 / 16)
+  });
+
+  it('updateShift with the low-pass: the low-pass state keeps the scaled Δ, the weight moves by lo/2^u', () => {
+    // k_LO = 2^20/4 (τ 4 ticks): lo = Δ/4 after one tick. Δ = 2^-4 real (Q24 2^20), u = 6, fracBits 4:
+    // lo = 2^18 (Q24), sa = 24 − 12 − 4 + 6 = 14 → δ = round(2^18 / 2^14) = 16 accumulator units = 1 LSB.
+    const chip = single('dw = 2^-4', { updateShift: 6, lowpass: 2 ** 18, weight: 0 });
+    chip.step();
+    const p = chip.projection('w');
+    expect(p.lo![0]).toBe(2 ** 18);
+    expect(p.wacc![0]).toBe(16);
+    expect(p.w[0]).toBe(1);
   });
 
   it('saturates the accumulator at the weight range instead of wrapping', () => {

@@ -72,8 +72,10 @@ describe('the microcircuit Program', () => {
     const c = (x: number) => Math.round(x * 2 ** 20);
     const pyr = group(program, 'pyr2');
     expect([pyr.kBasal, pyr.kApical, pyr.kTotal, pyr.kNudge]).toEqual([c(0.001), c(0.0006), c(0.0019), 0]);
-    expect(pyr.prospectiveGain).toBe(Math.round((1 / 0.0019) * 256));
-    expect(pyr.basalPredGain).toBe(c(0.1 / 0.19));
+    // Gains derived from the quantised coefficients (1/k_tot and k_B/k_tot with k_B = 1049, k_tot = 1992 / 2^20), so
+    // that ŭ = k_B/k_tot·v_B equals the basal prediction exactly without apical input.
+    expect(pyr.prospectiveGain).toBe(Math.round((2 ** 20 / c(0.0019)) * 256));
+    expect(pyr.basalPredGain).toBe(c(c(0.001) / c(0.0019)));
     expect([pyr.hasBasal, pyr.hasApical, pyr.payloadShift]).toEqual([true, true, 2]);
     expect(pyr.noiseTarget).toBe(NoiseTarget.Apical);
     expect(pyr.noiseDecay).toBe(c(0.1));
@@ -84,12 +86,12 @@ describe('the microcircuit Program', () => {
     const int = group(program, 'int2');
     expect([int.kBasal, int.kNudge, int.kTotal]).toEqual([c(0.001), c(0.0006), c(0.0013)]);
     expect([int.nudge, groupName(program, int.teacher), int.teacherProspective]).toEqual([NudgeSource.Teacher, 'pyr3', true]);
-    expect(int.prospectiveGain).toBe(Math.round((1 / 0.0019) * 256));
+    expect(int.prospectiveGain).toBe(Math.round((2 ** 20 / (c(0.0013) + c(0.0006))) * 256));
     expect(int.hasApical).toBe(false);
     const out = group(program, 'out');
     expect([out.kBasal, out.kNudge, out.kTotal, out.nudge]).toEqual([c(0.001), c(0.0006), c(0.0013), NudgeSource.Target]);
     // bw_only: the output runs free, so its look-ahead uses g_l + g_B.
-    expect(out.prospectiveGain).toBe(Math.round((1 / 0.0013) * 256));
+    expect(out.prospectiveGain).toBe(Math.round((2 ** 20 / c(0.0013)) * 256));
     expect(program.body.inputs.map((p) => p.name)).toEqual(['in', 'out.target']);
     expect(program.body.tickSeconds).toBeCloseTo(1e-5, 15);
   });
@@ -124,7 +126,8 @@ describe('the microcircuit Program', () => {
     expect(projection(program, 'B1').plasticity).toBeNull();
     expect(group(program, 'out').traces).toBe(0);
     expect(layout.rules.WIP1).toBe('dw = 0.01 * (post.rate - post.basal_rate) * pre.rate');
-    expect(group(program, 'int1').basalPredGain).toBe(Math.round((0.1 / 0.13) * 2 ** 20));
+    const c = (x: number) => Math.round(x * 2 ** 20);
+    expect(group(program, 'int1').basalPredGain).toBe(c(c(0.001) / c(0.0013)));
   });
 
   it("places one population per core with placement 'spread' and gives bit-identical weights and states", async () => {
@@ -148,15 +151,16 @@ describe('the microcircuit Program', () => {
 
   it('builds the 1-1-1 fw_bw teacher–student circuit with low-passed Urbanczik–Senn forward rules', () => {
     const { program, layout } = compile({ rule: 'pal', base: PAL_FIG4AB_FW_BW });
-    expect(layout.rules.W1).toBe('dw = 5.12 * (post.rate - post.basal_rate) * pre.rate');
-    expect(layout.rules.W2).toBe('dw = 1.28 * (post.rate - post.basal_rate) * pre.rate');
+    // The τ_LO low-pass lives in the tag as 2^12·ΔW_LO: dtag = (Δt/τ_LO)·2^12·Δt·η_fw·(…) − (Δt/τ_LO)·tag.
+    expect(layout.rules.W1).toBe('dtag = 0.008192 * (post.rate - post.basal_rate) * pre.rate - 0.0001 * syn.tag; dw = 2^-12 * syn.tag');
+    expect(layout.rules.W2).toBe('dtag = 0.002048 * (post.rate - post.basal_rate) * pre.rate - 0.0001 * syn.tag; dw = 2^-12 * syn.tag');
     expect(layout.rules.B1).toBe('dw = 0.2 * (post.noise * pre.hp) - 2e-7 * syn.w');
     expect(layout.rules.WIP1).toBe('dw = 0.1 * (post.rate - post.basal_rate) * pre.rate');
     const w1 = projection(program, 'W1').plasticity!;
-    // Δ is computed 2^8 too large and the accumulator keeps 13 − 8 = 5 fractional bits: same real update.
-    expect([w1.fracBits, w1.lowpass]).toEqual([5, Math.round(2 ** 20 / 10000)]);
-    // With a target the output's look-ahead uses g_l + g_B + g_ntgt.
-    expect(group(program, 'out').prospectiveGain).toBe(Math.round((1 / 0.0019) * 256));
+    // No chip low-pass; the accumulator keeps 13 fractional bits (24 in all), so dw = 2^-12·tag is added exactly.
+    expect([w1.fracBits, w1.lowpass, w1.tag]).toEqual([13, 0, true]);
+    // With a target the output's look-ahead uses g_l + g_B + g_ntgt, as quantised: 1/((1363 + 629)/2^20).
+    expect(group(program, 'out').prospectiveGain).toBe(Math.round((2 ** 20 / 1992) * 256));
     // The teacher's output for a 1-d input x: u = g_B/(g_l+g_B)·2·φ(g_B/g_tot·2·x).
     const u = microcircuitSteadyOutput(PAL_FIG4AB_FW_BW, [fromRows([[2]]), fromRows([[2]])], [0.5])[0];
     expect(u).toBeCloseTo((0.1 / 0.13) * 2 * (1 / (1 + Math.exp(-(0.1 / 0.19) * 2 * 0.5))), 12);

@@ -6,11 +6,9 @@
  * Error policy under test: a user's mistake exits with code 2 and prints exactly one line on stderr,
  * `apical: <problem> (<what to do>)`, never a stack trace.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readRunRecord } from '../src/devices/runRecord.js';
 import { APX_FORMAT_VERSION, CHIP_REVISION, CORE_MAX_NEURONS } from '../src/emulator/constants.js';
@@ -19,78 +17,15 @@ import { encodeProgram, readProgramFile, writeProgramFile } from '../src/emulato
 import { compileNetwork } from '../src/models/compiler.js';
 import { NetworkFileError, networkFromJson, parseNetworkJson, readNetworkFile } from '../src/models/networkFile.js';
 import { RuleSyntaxError } from '../src/models/ruleLanguage.js';
+import { digitsSplit } from '../src/models/data/digits.js';
+import { writeOnnx } from '../src/models/onnx/onnxWriter.js';
+import { SeededRandom } from '../src/models/seededRandom.js';
+import { createLayers, trainStep } from '../src/models/twin/backprop.js';
 import { sampleGroup } from './helpers/sampleProgram.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const bin = join(root, 'bin', 'apical.js');
+import { apical, apicalWithin, expectUserError, json, root } from './helpers/cliRunner.js';
 const US = join(root, 'examples', 'us-regression.json');
 const CUBA = join(root, 'examples', 'cuba-small.json');
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node bin/apical.js ...args` in the repository root; stdout and stderr are pipes (not TTYs). */
-function apical(...args: string[]): Promise<Result> {
-  const problem = distProblem();
-  if (problem) return Promise.reject(new Error(problem));
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 20_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Exit code 2, nothing on stdout, and stderr exactly one line `apical: ...` without a stack trace. */
-function expectUserError(r: Result, ...patterns: RegExp[]): void {
-  expect(r.code, `exit code (stderr: ${r.stderr})`).toBe(2);
-  expect(r.stderr).toMatch(/^apical: [^\n]+\n$/);
-  expect(r.stderr).not.toContain('    at ');
-  expect(r.stdout).toBe('');
-  for (const p of patterns) expect(r.stderr).toMatch(p);
-}
-
-function json(r: Result): Record<string, unknown> {
-  expect(r.code, `exit code (stderr: ${r.stderr})`).toBe(0);
-  return JSON.parse(r.stdout) as Record<string, unknown>;
-}
-
-/**
- * The TypeScript files the CLI runs (src/cli/main.ts and everything it imports, statically or dynamically,
- * through relative './x.js' specifiers) that are newer than their compiled dist/ file or have none.
- */
-function staleDist(): string[] {
-  const stale: string[] = [];
-  const seen = new Set<string>();
-  const visit = (ts: string) => {
-    if (seen.has(ts) || !existsSync(ts)) return;
-    seen.add(ts);
-    const out = join(root, 'dist', relative(root, ts).replace(/\.ts$/, '.js'));
-    if (!existsSync(out) || statSync(out).mtimeMs < statSync(ts).mtimeMs) stale.push(relative(root, ts));
-    const src = readFileSync(ts, 'utf8');
-    for (const m of src.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)\.js'/g)) visit(join(dirname(ts), `${m[1]}.ts`));
-  };
-  visit(join(root, 'src', 'cli', 'main.ts'));
-  return stale;
-}
-
-let distChecked: string | null | undefined;
-/** Why the CLI under test would not be this source tree (dist/ missing, or older than a file the CLI runs), or null. Checked once. */
-function distProblem(): string | null {
-  if (distChecked === undefined) {
-    const build = 'run `npm test` (it builds with tsc first) or `npm run build`';
-    if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) {
-      distChecked = `dist/src/cli/main.js is missing: the CLI tests run bin/apical.js, which imports dist/; ${build}`;
-    } else {
-      const stale = staleDist();
-      distChecked = stale.length ? `dist/ is older than ${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ` and ${stale.length - 3} more` : ''}; ${build}` : null;
-    }
-  }
-  return distChecked;
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'apical-cli-'));
 const t = (name: string) => join(tmp, name);
@@ -345,7 +280,7 @@ describe('help, bench, demo', () => {
     expect(bare.stderr).toContain('Usage: apical');
   });
 
-  it('bench --quick prints one JSON report', async () => {
+  it('bench --quick prints one JSON report', { timeout: 60_000 }, async () => { // --quick also builds and runs the C core and the virtual board
     const out = json(await apical('bench', '--quick', '--repeats', '1', '--json'));
     const workloads = out.workloads as Record<string, unknown>[];
     expect(Array.isArray(workloads)).toBe(true);
@@ -359,11 +294,70 @@ describe('help, bench, demo', () => {
     }
   });
 
-  it('demo learns: RMSE after < RMSE before', async () => {
-    const out = json(await apical('demo', '--json', '--out', t('demo.apx')));
-    expect(out.rmseAfter as number).toBeLessThan(out.rmseBefore as number);
+  it('demo (2 epochs): PAL on digits learns, writes the report, and the virtual board is bit-exact', async () => {
+    const out = json(await apicalWithin(170_000, 'demo', '--json', '--epochs', '2', '--twin-epochs', '1', '--out', t('demo.apx'), '--report', t('report')));
     expect(readProgramFile(t('demo.apx')).hash).toBe(out.programHash);
-  }, 120_000); // the demo trains on the emulator and again on the virtual board (≈ 5 s alone, more on a loaded CI runner)
+    const acc = out.testAccuracy as { chip: number; twin: number; backprop: number };
+    const curve = (out.accuracyCurve as { chip: number[] }).chip;
+    expect(curve).toHaveLength(2);
+    // Chance is 10 %; one epoch of PAL on the chip already reaches ≈ 85 %.
+    expect(acc.chip).toBeGreaterThan(0.8);
+    expect(acc.twin).toBeGreaterThan(0.8);
+    expect(acc.backprop).toBeGreaterThan(0.8);
+    const layers = out.layers as { name: string; angleBWt: number | null; angleDwTwin: number; angleDwBackprop: number }[];
+    expect(layers).toHaveLength(2);
+    expect(layers[0].angleBWt).toBeGreaterThan(0);
+    expect(layers[0].angleBWt).toBeLessThan(90);
+    for (const l of layers) expect(l.angleDwTwin).toBeLessThan(30);
+    const files = out.files as { report: string; plots: string[]; json: string };
+    for (const f of [files.report, files.json, ...files.plots]) expect(existsSync(f), f).toBe(true);
+    expect(readFileSync(files.report, 'utf8')).toContain('angle-b-wt.svg');
+    const board = out.board as { ran: boolean; bitExact: boolean | null; detail: string };
+    expect(board.ran, board.detail).toBe(true); // CI has a C compiler
+    expect(board.bitExact, board.detail).toBe(true);
+  }, 180_000); // two chip epochs, one twin epoch, the backprop reference and the board leg: ≈ 30 s alone
+});
+
+describe('train and fidelity', () => {
+  it('train --task digits --engine chip --epochs 1 --json reports the interface fields', async () => {
+    const out = json(await apicalWithin(90_000, 'train', '--circuit', 'microcircuit', '--rule', 'pal', '--task', 'digits', '--engine', 'chip', '--epochs', '1', '--hidden', '20', '--json'));
+    for (const k of ['circuit', 'rule', 'task', 'engine', 'epochs', 'ticks', 'wallSeconds', 'testAccuracy', 'angles']) expect(out, k).toHaveProperty(k);
+    expect(out).toMatchObject({ circuit: 'microcircuit', rule: 'pal', task: 'digits', engine: 'chip', epochs: 1, ticks: 14370, layers: [64, 20, 10] });
+    expect(out.testAccuracy as number).toBeGreaterThan(0.5);
+    expect((out.angles as number[]).length).toBe(1);
+  }, 100_000);
+
+  it('train --init seeds the digits circuit from an ONNX MLP; on-chip PAL fine-tuning does not lose accuracy', async () => {
+    // A bias-free 64-40-10 logistic MLP trained for one epoch with backprop, exported to ONNX.
+    const split = digitsSplit();
+    const layers = createLayers([64, 40, 10], 'sigmoid', { bias: false, seed: 3 });
+    const order = new SeededRandom(1).shuffle(Array.from({ length: split.train.x.length }, (_, i) => i));
+    for (const s of order) trainStep(layers, [split.train.x[s]], [Array.from({ length: 10 }, (_, j) => (j === split.train.y[s] ? 0.9 : 0.1))], 0.5);
+    const model = t('mlp.onnx');
+    writeFileSync(model, writeOnnx(layers));
+    const out = json(await apicalWithin(90_000, 'train', '--task', 'digits', '--init', model, '--epochs', '1', '--json'));
+    const imported = out.initAccuracy as number;
+    expect(imported).toBeGreaterThan(0.8);
+    // The circuit with the imported weights computes the model (on the chip: quantised): the same test accuracy ± 1 sample.
+    expect(Math.abs((out.initEngineAccuracy as number) - imported)).toBeLessThanOrEqual(1 / 360 + 1e-12);
+    expect(out.testAccuracy as number).toBeGreaterThanOrEqual(imported);
+    expect(out.layers).toEqual([64, 40, 10]);
+  }, 100_000);
+
+  it('bad choices are exit 2 with one line naming the problem', async () => {
+    expectUserError(await apical('train', '--circuit', 'perceptron'), /unknown circuit "perceptron"/);
+    expectUserError(await apical('train', '--rule', 'hebb'), /unknown rule "hebb"/, /pal, sal, fa, bp/);
+    expectUserError(await apical('train', '--task', 'mnist'), /unknown task "mnist"/);
+    expectUserError(await apical('train', '--engine', 'gpu'), /unknown engine "gpu"/);
+    expectUserError(await apical('train', '--hidden', '0'), /layer sizes ≥ 1/);
+    expectUserError(await apical('train', '--epochs', '0'), /must be at least 1/);
+    expectUserError(await apical('train', '--rule', 'sal', '--task', 'digits'), /sal/);
+    const notOnnx = t('not.onnx');
+    writeFileSync(notOnnx, 'this is not a protobuf');
+    expectUserError(await apical('train', '--init', notOnnx), /not\.onnx|ONNX|onnx/);
+    expectUserError(await apical('train', '--init', t('missing.onnx')), /cannot read/);
+    expectUserError(await apical('fidelity', '--rule', 'sal'), /unknown rule "sal"/);
+  }, 60_000); // ten CLI processes
 });
 
 // ---------------------------------------------------------------------------------------------- in-process

@@ -1,7 +1,9 @@
 /**
  * `apical import` end to end (src/cli/importCommand.ts): a small digits MLP trained here with backprop.ts,
- * exported with writeOnnx, imported with `--calibrate digits --json`, checked against `apical inspect`; CSV
- * calibration files with and without labels; and the user errors (exit 2, one line `apical: ...`, no stack).
+ * exported with writeOnnx, imported with `--calibrate digits --json` (graded, and rate-coded binary spikes with
+ * `--spikes binary --ticks N`), checked against `apical inspect`; a small digits conv net (Conv → BN → Relu →
+ * Flatten → Gemm, written with writeOnnxSequential); CSV calibration files with and without labels; and the
+ * user errors (exit 2, one line `apical: ...`, no stack).
  *
  * The CLI runs from dist/ (`npm test` builds it first): the tests spawn `node bin/apical.js`.
  *
@@ -14,8 +16,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLayers, trainStep } from '../src/models/twin/backprop.js';
-import { writeOnnx } from '../src/models/onnx/onnxWriter.js';
-import { onnxProtoRoot } from '../src/models/onnx/onnxModel.js';
+import { writeOnnx, writeOnnxSequential, type SequentialOp } from '../src/models/onnx/onnxWriter.js';
+import { runOnnxFloat } from '../src/models/onnx/floatReference.js';
+import { loadOnnx, onnxProtoRoot } from '../src/models/onnx/onnxModel.js';
 import { digitsSplit, oneHot } from '../src/models/data/digits.js';
 import { SeededRandom } from '../src/models/seededRandom.js';
 
@@ -93,6 +96,39 @@ function dynamicShapeModel(): Uint8Array {
   return Model.encode(msg).finish();
 }
 
+/**
+ * A digits conv net: Conv(1→3, 3×3, pads 1, fixed random filters) → BatchNormalization (statistics of the
+ * training split) → Relu → Flatten → Gemm(192 → 10, trained 4 epochs with backprop.ts) → Softmax.
+ */
+function convNetModel(): Uint8Array {
+  const { train } = digitsSplit();
+  const rng = new SeededRandom(12);
+  const M = 3;
+  const conv: SequentialOp = { op: 'conv', W: { dims: [M, 1, 3, 3], data: Array.from({ length: M * 9 }, () => rng.uniform(-1, 1)) }, b: [0.1, -0.1, 0], pads: [1, 1, 1, 1] };
+  const flat = new Float64Array(train.x.length * 64);
+  train.x.forEach((x, n) => flat.set(x, n * 64));
+  const z = runOnnxFloat(loadOnnx(writeOnnxSequential(['N', 1, 8, 8], [conv])), { x: { dims: [train.x.length, 1, 8, 8], data: flat } }).y.data;
+  const mean = [0, 0, 0];
+  const variance = [0, 0, 0];
+  const per = train.x.length * 64;
+  for (let i = 0; i < train.x.length; i++) for (let m = 0; m < M; m++) for (let k = 0; k < 64; k++) mean[m] += z[(i * M + m) * 64 + k] / per;
+  for (let i = 0; i < train.x.length; i++) for (let m = 0; m < M; m++) for (let k = 0; k < 64; k++) variance[m] += (z[(i * M + m) * 64 + k] - mean[m]) ** 2 / per;
+  const bn: SequentialOp = { op: 'batchnorm', scale: [1.2, 0.8, 1], bias: [0.1, 0.2, -0.1], mean, variance };
+  const f = runOnnxFloat(loadOnnx(writeOnnxSequential(['N', 1, 8, 8], [conv, bn, { op: 'relu' }, { op: 'flatten' }])), { x: { dims: [train.x.length, 1, 8, 8], data: flat } }).y.data;
+  const features = train.x.map((_, n) => f.subarray(n * M * 64, (n + 1) * M * 64));
+  const layers = createLayers([M * 64, 10], 'linear', { seed: 13 });
+  const targets = train.y.map((y) => oneHot(y));
+  const order = train.x.map((_, i) => i);
+  for (let e = 0; e < 4; e++) {
+    rng.shuffle(order);
+    for (let k = 0; k < order.length; k += 16) {
+      const b = order.slice(k, k + 16);
+      trainStep(layers, b.map((i) => features[i]), b.map((i) => targets[i]), 0.01);
+    }
+  }
+  return writeOnnxSequential(['N', 1, 8, 8], [conv, bn, { op: 'relu' }, { op: 'flatten' }, { op: 'gemm', nIn: M * 64, nOut: 10, W: layers[0].W, b: layers[0].b }, { op: 'softmax' }]);
+}
+
 const model = t('model.onnx');
 const out = t('out.apx');
 let trainMs = 0;
@@ -120,6 +156,12 @@ beforeAll(() => {
   writeFileSync(t('tanh.onnx'), writeOnnx(createLayers([64, 8, 10], ['tanh', 'linear'], { seed: 3 })));
   writeFileSync(t('dynamic.onnx'), dynamicShapeModel());
   writeFileSync(t('small.onnx'), writeOnnx(createLayers([3, 4, 2], ['relu', 'linear'], { seed: 4 })));
+  writeFileSync(t('conv.onnx'), convNetModel());
+  writeFileSync(t('sigmoid.onnx'), writeOnnx(createLayers([3, 4, 2], ['sigmoid', 'linear'], { seed: 5 })));
+  // Conv layers on a dynamic spatial shape, and one too large for the chip (8 × 96 × 96 = 73728 neurons).
+  writeFileSync(t('conv-dynamic.onnx'), writeOnnxSequential(['N', 1, 'H', 'W'], [{ op: 'conv', W: { dims: [2, 1, 3, 3], data: new Array(18).fill(0.1) } }, { op: 'relu' }]));
+  writeFileSync(t('conv-big.onnx'), writeOnnxSequential(['N', 1, 96, 96], [{ op: 'conv', W: { dims: [8, 1, 3, 3], data: new Array(72).fill(0.1) }, pads: [1, 1, 1, 1] }, { op: 'relu' }]));
+  writeFileSync(t('big.csv'), `${new Array(96 * 96).fill('0.5').join(',')}\n`);
   writeFileSync(t('bad.csv'), '0,0.5,1\n0.25,abc,1\n');
   writeFileSync(t('narrow.csv'), '0,0.5,1,0.25,0\n1,1,1,1,1\n');
   writeFileSync(t('ragged.csv'), '0,0.5,1\n0.25,1\n');
@@ -148,7 +190,9 @@ describe('apical import', () => {
       expect(L.clipFraction).toBeLessThan(0.01);
       expect(L.sqnrDb).toBeGreaterThan(30);
     }
-    expect(Object.keys(r).sort()).toEqual(['chipAccuracy', 'floatAccuracy', 'layers', 'ops', 'output', 'programHash', 'ticksToOutput']);
+    expect(Object.keys(r).sort()).toEqual(['chipAccuracy', 'floatAccuracy', 'layers', 'ops', 'output', 'programHash', 'spikes', 'ticks', 'ticksToOutput']);
+    expect(r.spikes).toBe('graded');
+    expect(r.ticks).toBeNull();
     expect(r.output).toBe(out);
     expect(r.ticksToOutput).toBe(3);
     expect(r.programHash).toMatch(/^[0-9a-f]{64}$/);
@@ -173,6 +217,33 @@ describe('apical import', () => {
     expect(text.stdout).toContain(r.programHash as string);
   }, 40_000);
 
+  it('digits MLP with rate-coded binary spikes: --spikes binary --ticks 32', async () => {
+    const r = json(await apical('import', model, '-o', t('out-binary.apx'), '--spikes', 'binary', '--ticks', '32', '--json'));
+    expect(r.spikes).toBe('binary');
+    expect(r.ticks).toBe(32);
+    expect(r.ticksToOutput).toBe(3 + 32);
+    const floatAcc = r.floatAccuracy as number;
+    const chipAcc = r.chipAccuracy as number;
+    console.log(`apical import (digits MLP, 8 epochs), binary spikes over 32 ticks: float ${(100 * floatAcc).toFixed(2)} %, chip ${(100 * chipAcc).toFixed(2)} %`);
+    expect(chipAcc).toBeGreaterThanOrEqual(floatAcc - 0.03);
+    const text = await apical('import', model, '-o', t('out-binary-text.apx'), '--spikes', 'binary', '--ticks', '32');
+    expect(text.stdout).toMatch(/spikes: binary \(rate-coded; output averaged over 32 ticks\)/);
+    expect(text.stdout).toMatch(/accuracy on 360 samples: float \d+\.\d\d %, chip \d+\.\d\d % \(binary spikes/);
+  }, 40_000);
+
+  it('digits conv net: Conv + BatchNormalization (folded) + Gemm, graded 8-bit', async () => {
+    const r = json(await apical('import', t('conv.onnx'), '-o', t('conv.apx'), '--json'));
+    expect(r.ops).toEqual(['Conv', 'BatchNormalization', 'Relu', 'Flatten', 'Gemm', 'Softmax']);
+    expect((r.layers as unknown[]).length).toBe(2);
+    const floatAcc = r.floatAccuracy as number;
+    const chipAcc = r.chipAccuracy as number;
+    console.log(`apical import (digits conv net, 3 random filters, 4 epochs): float ${(100 * floatAcc).toFixed(2)} %, chip ${(100 * chipAcc).toFixed(2)} %`);
+    expect(floatAcc).toBeGreaterThanOrEqual(0.85);
+    expect(chipAcc).toBeGreaterThanOrEqual(floatAcc - 0.01);
+    const text = await apical('import', t('conv.onnx'), '-o', t('conv-text.apx'));
+    expect(text.stdout).toMatch(/layer1 \(conv conv1 \+ batchnorm2 folded, 64→192 relu, sparse \d+ synapses\)/);
+  }, 40_000);
+
   it('CSV calibration: labels in the last column give accuracies, no labels give null', async () => {
     const a = json(await apical('import', t('small.onnx'), '-o', t('small.apx'), '--calibrate', t('cal-labels.csv'), '--json'));
     expect(a.ops).toEqual(['Gemm', 'Relu']);
@@ -195,7 +266,12 @@ describe('apical import', () => {
     const cases: [string[], RegExp][] = [
       [['import', t('garbage.onnx'), '-o', t('x.apx')], /not an ONNX model/],
       [['import', t('missing.onnx'), '-o', t('x.apx')], /cannot read ONNX model/],
-      [['import', t('tanh.onnx'), '-o', t('x.apx')], /unsupported operator "Tanh"/],
+      [['import', t('tanh.onnx'), '-o', t('x.apx')], /unsupported operator "Tanh" \(node "tanh1", opset 13\)/],
+      [['import', t('conv-dynamic.onnx'), '-o', t('x.apx')], /graph input "x" has dynamic shape \[N, 1, H, W\], which cannot be resolved/],
+      [['import', t('conv-big.onnx'), '-o', t('x.apx'), '--calibrate', t('big.csv')], /layer1 \("conv1", conv\) has 73728 neurons.*does not fit/],
+      [['import', t('sigmoid.onnx'), '-o', t('x.apx'), '--calibrate', t('cal.csv'), '--spikes', 'binary'], /binary spikes cannot carry layer1 \("fc1", sigmoid\)/],
+      [['import', model, '-o', t('x.apx'), '--spikes', 'ternary'], /"ternary" is not graded or binary/],
+      [['import', model, '-o', t('x.apx'), '--spikes', 'binary', '--ticks', '0'], /"0" is not an integer in 1\.\.1000000/],
       [['import', t('dynamic.onnx'), '-o', t('x.apx')], /dynamic shape \[N, A, B\]/],
       [['import', t('small.onnx'), '-o', t('x.apx'), '--calibrate', t('bad.csv')], /line 2, field 2: "abc" is not a number/],
       [['import', t('small.onnx'), '-o', t('x.apx'), '--calibrate', t('ragged.csv')], /line 2 has 2 fields/],

@@ -260,7 +260,7 @@ describe('convertOnnxToChip: graph forms and errors', () => {
       graph([{ op: 'Gemm', inputs: ['x', 'W1', 'b1'], output: 't', attrs: { transB: 1, transA: 1 }, name: 'g' }, { op: 'Relu', inputs: ['t'], output: 'y' }], inits, ['N', 2]),
       /cannot convert Gemm \(node "g", opset 13\) to the chip: transA = 1 is not supported/,
     );
-    expectErr(graph([{ op: 'Relu', inputs: ['x'], output: 'y', name: 'r0' }], inits, ['N', 2]), /Relu \(node "r0", opset 13\) to the chip: an activation must follow a dense layer/);
+    expectErr(graph([{ op: 'Relu', inputs: ['x'], output: 'y', name: 'r0' }], inits, ['N', 2]), /Relu \(node "r0", opset 13\) to the chip: an activation must follow a layer \(Gemm, MatMul or Conv\)/);
     expectErr(
       graph(
         [

@@ -12,10 +12,13 @@
  * Suites: `node` (one operator per model), plus the PyTorch-exported `pytorch-converted`, `pytorch-operator`
  * and `simple` models, which exercise opset-6 semantics (legacy Add broadcasting, Softmax coercion to 2-D,
  * BatchNormalization is_test).
+ *
+ * At the end the suite prints, per suite, the count and the list of the tests that passed, and the excluded
+ * tests with the reason (the rejected ones are checked to be rejected with the right error).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { checkOnnxSupported, runOnnxFloat, SUPPORTED_ONNX_OPS, type FloatInput } from '../src/models/onnx/floatReference.js';
 import { loadOnnx, loadOnnxTensor, onnxProtoRoot, OnnxError, type OnnxTensor } from '../src/models/onnx/onnxModel.js';
 
@@ -189,6 +192,27 @@ function mismatch(actual: Float64Array, expected: OnnxTensor): string | null {
   return `element ${worst}: got ${actual[worst]}, expected ${expected.data[worst]} (|error| ${worstErr.toExponential(3)}, tolerance ${(ATOL + RTOL * Math.abs(expected.data[worst])).toExponential(3)})`;
 }
 
+/** Per suite: the tests that passed and the excluded tests with their reason, printed by afterAll. */
+const report = new Map<string, { passed: string[]; excluded: string[] }>();
+
+function record(suite: string): { passed: string[]; excluded: string[] } {
+  let r = report.get(suite);
+  if (!r) {
+    r = { passed: [], excluded: [] };
+    report.set(suite, r);
+  }
+  return r;
+}
+
+afterAll(() => {
+  const lines: string[] = [];
+  for (const [suite, r] of report) {
+    lines.push(`ONNX ${suite} tests of the supported operators (${SUPPORTED_ONNX_OPS.join(', ')}): ${r.passed.length} pass at rtol ${RTOL}, atol ${ATOL}: ${r.passed.join(', ')}`);
+    if (r.excluded.length > 0) lines.push(`  excluded (${r.excluded.length}, each checked to be rejected): ${r.excluded.join('; ')}`);
+  }
+  if (lines.length > 0) console.log(lines.join('\n'));
+});
+
 function runTest(dir: string): void {
   const model = loadOnnx(join(dir, 'model.onnx'));
   const sets = dataSets(dir);
@@ -237,7 +261,10 @@ if (installed) {
     describe(`ONNX ${suite} tests`, () => {
       for (const [name, p] of plans) {
         if (p.kind === 'run') {
-          it(name, () => runTest(p.dir));
+          it(name, () => {
+            runTest(p.dir);
+            record(suite).passed.push(name);
+          });
         } else {
           it(`${name} is rejected (${p.reason})`, () => {
             let err: unknown;
@@ -257,6 +284,7 @@ if (installed) {
             expect(err).toBeInstanceOf(OnnxError);
             expect((err as Error).message).toMatch(p.error);
             expect((err as Error).message).not.toContain('\n');
+            record(suite).excluded.push(`${name} (${p.reason})`);
           });
         }
       }

@@ -13,10 +13,10 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Chip } from '../src/emulator/chip.js';
-import { ProbeVariable } from '../src/emulator/program.js';
+import { ProbeVariable, RuleTarget, Trigger } from '../src/emulator/program.js';
 import type { StimulusEvent } from '../src/devices/device.js';
 import { compileNetwork } from '../src/models/compiler.js';
-import { Network, type Activation, type CompartmentName, type OutputKind } from '../src/models/network.js';
+import { Network, type Activation, type CompartmentName, type OutputKind, type ProjectionSpec, type SparseWeights } from '../src/models/network.js';
 import { SeededRandom } from '../src/models/seededRandom.js';
 import { attributeError, formatAttribution } from '../src/models/twin/attribution.js';
 import {
@@ -29,6 +29,11 @@ import {
 } from '../src/models/twin/fidelityMetrics.js';
 import { ALL_EFFECTS, FloatTwin, type TwinEffect, type TwinVariable } from '../src/models/twin/floatTwin.js';
 import type { Program } from '../src/emulator/program.js';
+import { TERMS, type TermName } from '../src/emulator/microcode.js';
+import { draw, Stream, streamKey, tickKey } from '../src/emulator/prng.js';
+import { compileRule, type Expr } from '../src/models/ruleLanguage.js';
+import { compileRuleFloat, RULE_MAX, RULE_MIN } from '../src/models/twin/ruleFloat.js';
+import { compileRuleFloatSource, statementRuns } from '../src/models/twin/ruleFloatKernel.js';
 
 const ONE = 65536;
 /** TWIN_REPORT=1 prints the measured numbers quoted in docs/fidelity.md. */
@@ -493,6 +498,7 @@ describe('float twin vs chip: random circuits with every effect on', () => {
     rounding: fc.constantFrom<'nearest' | 'stochastic'>('nearest', 'stochastic'),
     fracBits: fc.integer({ min: 0, max: 14 }),
     lowpass: fc.constantFrom<number | undefined>(undefined, 3),
+    updateShift: fc.constantFrom(0, 0, 4),
     weightBits: fc.constantFrom<8 | 16>(8, 16),
     delay: fc.integer({ min: 1, max: 4 }),
   });
@@ -528,7 +534,7 @@ describe('float twin vs chip: random circuits with every effect on', () => {
           weights: dense(c.nIn),
           weightBits: c.weightBits,
           weightRange: 2,
-          plasticity: { rule: c.rule, rounding: c.rounding, fracBits: Math.min(c.fracBits, 31 - c.weightBits), lowpassTau: c.lowpass },
+          plasticity: { rule: c.rule, rounding: c.rounding, fracBits: Math.min(c.fracBits, 31 - c.weightBits), lowpassTau: c.lowpass, updateShift: c.updateShift },
         });
         if (c.output !== 'none') net.project('ab', 'a', 'b', { weights: dense(c.n), target: 'soma', delay: c.delay }); // output none sends nothing
         const { program } = compileNetwork(net);
@@ -554,4 +560,259 @@ describe('float twin vs chip: random circuits with every effect on', () => {
       { numRuns: 60, seed: 20240611 },
     );
   }, 30_000);
+});
+
+// ------------------------------------------------------------------------------------------------ rule kernels
+
+/** Rule expressions over every term, with constants that exercise MULC shifts, CONST rounding and saturation. */
+const RULE_TERMS: TermName[] = Object.keys(TERMS) as TermName[];
+const ruleExpr = fc.letrec<{ node: string; bin: string; neg: string }>((tie) => ({
+  node: fc.oneof(
+    { maxDepth: 3, depthSize: 'small' },
+    fc.constantFrom(...RULE_TERMS),
+    fc.constantFrom('0.5', '2', '0.01', '(-0.3)', '3.7', '1e-4', '0.125', '1', '(-1)', '17.3', '2^-12', '100', '0'),
+    tie('bin'),
+    tie('neg'),
+  ),
+  bin: fc.tuple(tie('node'), fc.constantFrom('+', '-', '*', '*'), tie('node')).map(([a, op, b]) => `(${a} ${op} ${b})`),
+  neg: tie('node').map((a) => `-${a}`),
+})).node;
+
+/** A statement's source, or null when the chip compiler refuses it (stack depth, constant range). */
+function statementOrNull(src: string): Expr | null {
+  try {
+    return compileRule(src).ast.statements[0].expr;
+  } catch {
+    return null;
+  }
+}
+
+describe('float twin: compiled rule kernels (ruleFloatKernel.ts)', () => {
+  const value = fc.oneof(
+    fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }).map((q) => q * 2 ** -24), // Q7.24 grid, full range
+    fc.integer({ min: -(2 ** 28), max: 2 ** 28 }).map((q) => q * 2 ** -24), // products of two in [32, 128): MUL's exact path
+    fc.double({ min: -300, max: 300, noNaN: true }), // off the grid and beyond the register range
+    fc.constantFrom(0, -0, 2 ** -24, 127.99999994039536, -128, 100, -100),
+  );
+  const terms = fc.record(Object.fromEntries(RULE_TERMS.map((t) => [t, value])) as Record<TermName, typeof value>);
+
+  it('generated Δ code equals the reference closures (compileRuleFloat) bit for bit, in every register arithmetic', () => {
+    let checked = 0;
+    let exactPath = 0;
+    fc.assert(
+      fc.property(ruleExpr, terms, fc.boolean(), fc.boolean(), (src, values, rounding, saturation) => {
+        const expr = statementOrNull(`dw = ${src}`);
+        fc.pre(expr !== null);
+        const fx = { rounding, saturation };
+        const reference = compileRuleFloat(expr!, (name) => () => values[name]!, fx)();
+        const generated = compileRuleFloatSource(expr!, fx)(values);
+        expect(Object.is(generated, reference), `${src}: ${generated} vs ${reference}`).toBe(true);
+        checked++;
+        if (rounding && saturation && Math.abs(reference) >= 32 && Math.abs(reference) < 127) exactPath++;
+      }),
+      { numRuns: 1500, seed: 7 },
+    );
+    expect(checked).toBeGreaterThan(800);
+    expect(exactPath).toBeGreaterThan(10); // large unsaturated results (the 64-bit exact MUL / MULC path) were exercised
+  });
+
+  it('consecutive statements with the same trigger share a kernel; a trigger change starts a new one', () => {
+    const s = (trigger: Trigger, epochShift = 0) => ({ trigger, epochShift });
+    expect(statementRuns([s(Trigger.Tick), s(Trigger.Tick), s(Trigger.Pre), s(Trigger.Tick)])).toEqual([
+      [0, 2],
+      [2, 3],
+      [3, 4],
+    ]);
+    expect(statementRuns([s(Trigger.Epoch, 1), s(Trigger.Epoch, 1), s(Trigger.Epoch, 2), s(Trigger.Post), s(Trigger.Post)])).toEqual([
+      [0, 2],
+      [2, 3],
+      [3, 5],
+    ]);
+  });
+
+  /**
+   * Reference learning phase: the twin's pre-kernel per-synapse evaluation (term conversion, compileRuleFloat
+   * closures, Δ application), run in the test on the twin's own state: synapse state after tick t − 1, neuron
+   * variables and events after tick t (the learning phase changes neither). The twin's synapse state after
+   * tick t must equal it bit for bit, for every subset of effects.
+   */
+  const TWIN_ROUND = 0x23 as Stream; // the twin's own rounding stream (floatTwin.ts)
+  const READ: Record<string, TwinVariable> = {
+    spike: 'spikes',
+    rate: 'rate',
+    x1: 'x1',
+    x2: 'x2',
+    hp: 'hp',
+    basal_rate: 'basalRate',
+    basal: 'basal',
+    apical: 'apical',
+    soma: 'soma',
+    prosp: 'prospective',
+    noise: 'noise',
+  };
+  const satRule = (x: number) => (x > RULE_MAX ? RULE_MAX : x < RULE_MIN ? RULE_MIN : x);
+  const rh = (x: number, bits: number) => Math.floor(x * 2 ** bits + 0.5) * 2 ** -bits;
+
+  interface SynapseState {
+    w: Float64Array;
+    acc: Float64Array;
+    tag: Float64Array | null;
+    lo: Float64Array | null;
+  }
+  const snapshot = (twin: FloatTwin, p: string): SynapseState => ({ w: twin.weights(p), acc: twin.accumulators(p)!, tag: twin.tags(p), lo: twin.lowpassState(p) });
+
+  /** Synapses of a projection as [i, j, k] in the twin's storage order (dense post-major, sparse CSR by pre). */
+  function synapses(spec: ProjectionSpec, nPre: number, nPost: number): [number, number, number][] {
+    const kind = spec.kind ?? 'dense';
+    if (kind === 'dense') return Array.from({ length: nPre * nPost }, (_, k) => [k % nPre, Math.floor(k / nPre), k]);
+    if (kind === 'oneToOne') return Array.from({ length: nPre }, (_, i) => [i, i, i]);
+    const sw = spec.weights as SparseWeights;
+    const order = Array.from({ length: sw.values.length }, (_, q) => q).sort((a, b) => sw.pre[a] - sw.pre[b] || a - b);
+    return order.map((q, k) => [sw.pre[q], sw.post[q], k]);
+  }
+
+  function referenceLearn(twin: FloatTwin, program: Program, index: number, before: SynapseState, t: number): SynapseState {
+    const net = twin.network;
+    const spec = net.projections[index];
+    const pp = program.body.projections[index];
+    const pl = spec.plasticity!;
+    const fx = { wq: twin.effects.has('weightQuantisation'), rnd: twin.effects.has('rounding'), sat: twin.effects.has('saturation'), prng: twin.effects.has('prngNoise') };
+    const s: SynapseState = { w: before.w.slice(), acc: before.acc.slice(), tag: before.tag?.slice() ?? null, lo: before.lo?.slice() ?? null };
+    const shift = twin.weightShift(spec.name);
+    const f = pp.plasticity!.fracBits;
+    const top = 2 ** ((spec.weightBits ?? 16) - 1);
+    const updateShift = pl.updateShift ?? 0;
+    const sa = 24 - shift - f + updateShift;
+    const lowpass = pl.lowpassTau === undefined ? 0 : fx.rnd ? pp.plasticity!.lowpass * 2 ** -20 : 1 / pl.lowpassTau;
+    const groupSize = (name: string) => net.populations.find((g) => g.name === name)!.size;
+    const nPre = groupSize(spec.pre);
+    const nPost = groupSize(spec.post);
+    const ctx = { i: 0, j: 0, k: 0 };
+    const sat = (x: number) => (fx.sat ? satRule(x) : x);
+    const reader = (name: TermName): (() => number) => {
+      if (name === 'reward') return () => sat(twin.reward);
+      if (name === 'syn.tag') return () => s.tag![ctx.k];
+      if (name === 'syn.w') return fx.rnd && shift + f > 24 ? () => sat(rh(s.acc[ctx.k], 24)) : () => sat(s.acc[ctx.k]);
+      const [level, field] = name.split('.');
+      const values = twin.read(level === 'pre' ? spec.pre : spec.post, READ[field]);
+      return level === 'pre' ? () => sat(values[ctx.i]) : () => sat(values[ctx.j]);
+    };
+    const all = synapses(spec, nPre, nPost);
+    const preEv = new Set(twin.events(spec.pre));
+    const postEv = new Set(twin.events(spec.post));
+    compileRule(pl.rule).ast.statements.forEach((st, si) => {
+      if (st.trigger === Trigger.Epoch && ((t + 1) & ((1 << st.epochShift) - 1)) !== 0) return;
+      const ev = compileRuleFloat(st.expr, reader, { rounding: fx.rnd, saturation: fx.sat });
+      const roundKey = fx.prng ? streamKey(program.seed, Stream.Round, (index << 3) | si) : streamKey(twin.seed, TWIN_ROUND, (index << 3) | si);
+      for (const [i, j, k] of all) {
+        if ((st.trigger === Trigger.Pre && !preEv.has(i)) || (st.trigger === Trigger.Post && !postEv.has(j))) continue;
+        Object.assign(ctx, { i, j, k });
+        const delta = ev();
+        if (st.target === RuleTarget.Tag) {
+          s.tag![k] = sat(s.tag![k] + delta);
+          continue;
+        }
+        let D = delta;
+        if (s.lo) {
+          const l = s.lo[k];
+          const inc = lowpass * sat(D - l);
+          D = sat(l + (fx.rnd ? rh(inc, 24) : inc));
+          s.lo[k] = D;
+        }
+        let d = D * 2 ** -updateShift;
+        if (fx.wq && sa > 0) {
+          const u = (pl.rounding ?? 'stochastic') === 'nearest' ? 0.5 : fx.prng ? (draw(tickKey(roundKey, t), k) >>> (32 - sa)) * 2 ** -sa : draw(tickKey(roundKey, t), k) / 2 ** 32;
+          d = Math.floor(d * 2 ** (shift + f) + u) / 2 ** (shift + f);
+        }
+        let a = s.acc[k] + d;
+        const accMax = (top - 1) * 2 ** -shift;
+        const accMin = -top * 2 ** -shift;
+        if (fx.sat) a = a > accMax ? accMax : a < accMin ? accMin : a;
+        s.acc[k] = a;
+        s.w[k] = fx.wq ? Math.floor(a * 2 ** shift + 0.5) / 2 ** shift : a;
+      }
+    });
+    return s;
+  }
+
+  const bitEqual = (a: Float64Array | null, b: Float64Array | null) => (a === null || b === null ? a === b : a.length === b.length && a.every((x, q) => Object.is(x, b[q])));
+
+  const circuit = fc.record({
+    seed: fc.integer({ min: 1, max: 1000 }),
+    nIn: fc.integer({ min: 1, max: 4 }),
+    n: fc.integer({ min: 1, max: 4 }),
+    spikingInput: fc.boolean(),
+    output: fc.constantFrom<OutputKind>('graded', 'binary', 'stochastic'),
+    noise: fc.constantFrom<CompartmentName | null>(null, 'basal', 'apical', 'soma'),
+    kind: fc.constantFrom('dense', 'sparse', 'oneToOne'),
+    statements: fc.array(fc.tuple(fc.constantFrom('', 'on pre: ', 'on post: ', 'on epoch(1): ', 'on epoch(2): '), fc.constantFrom('dw', 'dtag'), ruleExpr), { minLength: 1, maxLength: 3 }),
+    rounding: fc.constantFrom<'nearest' | 'stochastic'>('nearest', 'stochastic'),
+    // Accumulator grids coarser and finer than Q7.24 (shift + f ≶ 24; shift = B − 2 here, f ≤ 31 − B).
+    fracBits: fc.constantFrom(0, 8, 14, 20),
+    weightDecay: fc.boolean(),
+    lowpass: fc.constantFrom<number | undefined>(undefined, 3),
+    updateShift: fc.constantFrom(0, 4),
+    weightBits: fc.constantFrom<8 | 16>(8, 16),
+    effects: fc.subarray([...ALL_EFFECTS]),
+  });
+
+  it('the learning phase equals the per-synapse reference on random circuits, for every subset of effects', () => {
+    let learned = 0;
+    fc.assert(
+      fc.property(circuit, (c) => {
+        const rule = [...c.statements.map(([trig, target, e]) => `${trig}${target} = 0.3 * ${e}`), ...(c.weightDecay ? ['dw = -0.01 * syn.w'] : [])].join('\n');
+        fc.pre(c.statements.every(([, , e]) => statementOrNull(`dw = 0.3 * ${e}`) !== null));
+        const rng = new SeededRandom(c.seed);
+        const n = c.kind === 'oneToOne' ? c.nIn : c.n;
+        const net = new Network('kernels', { seed: c.seed });
+        const traces = { x1: { tau: 5 }, x2: { tau: 9 }, hp: { tau: 7 } };
+        net.input('in', c.nIn, c.spikingInput ? { coding: 'spikes', traces } : { payloadShift: 2, traces });
+        net.population('b', n, {
+          output: c.output,
+          activation: 'sigmoid',
+          basal: { decay: 0.3 },
+          apical: { decay: 0.5 },
+          soma: { kBasal: 0.2, kApical: 0.1, kTotal: 0.25 },
+          prospective: 2,
+          basalPrediction: 0.7,
+          threshold: 0.2,
+          refractory: 1,
+          noise: c.noise ? { target: c.noise, tau: 3, sigma: 0.2 } : undefined,
+          traces,
+        });
+        const plasticity = { rule, rounding: c.rounding, fracBits: Math.min(c.fracBits, 31 - c.weightBits), lowpassTau: c.lowpass, updateShift: c.updateShift };
+        const common = { weightBits: c.weightBits, weightRange: 2, plasticity };
+        if (c.kind === 'dense') net.project('p', 'in', 'b', { weights: Array.from({ length: c.nIn * n }, () => rng.uniform(-2, 2)), ...common });
+        else if (c.kind === 'oneToOne') net.project('p', 'in', 'b', { kind: 'oneToOne', weights: Array.from({ length: n }, () => rng.uniform(-2, 2)), ...common });
+        else {
+          const pre: number[] = [];
+          const post: number[] = [];
+          const values: number[] = [];
+          for (let q = 0; q < c.nIn * n + 2; q++) (pre.push(rng.int(c.nIn)), post.push(rng.int(n)), values.push(rng.uniform(-1, 1)));
+          net.project('p', 'in', 'b', { kind: 'sparse', weights: { pre, post, values }, ...common });
+        }
+        let program: Program;
+        try {
+          program = compileNetwork(net).program;
+        } catch {
+          return fc.pre(false);
+        }
+        const twin = new FloatTwin(net, { program, effects: c.effects });
+        for (let t = 0; t < 30; t++) {
+          if (t % 5 === 0) {
+            twin.applyStimulus({ tick: t, port: 'in', values: Array.from({ length: c.nIn }, () => (c.spikingInput ? (rng.next() < 0.5 ? 1 : 0) : Math.round(rng.uniform(-1, 3) * ONE))) });
+            if (program.body.inputs.some((p) => p.name === 'reward')) twin.applyStimulus({ tick: t, port: 'reward', values: [Math.round(rng.uniform(-2, 2) * ONE)] });
+          }
+          const before = snapshot(twin, 'p');
+          twin.step();
+          const expected = referenceLearn(twin, program, 0, before, t);
+          const got = snapshot(twin, 'p');
+          for (const key of ['w', 'acc', 'tag', 'lo'] as const) expect(bitEqual(got[key], expected[key]), `tick ${t} ${key}\n${rule}`).toBe(true);
+          if (!bitEqual(got.acc, before.acc) || !bitEqual(got.tag, before.tag)) learned++;
+        }
+      }),
+      { numRuns: 120, seed: 20261123 },
+    );
+    expect(learned).toBeGreaterThan(500); // the rules did change synapses
+  }, 60_000);
 });

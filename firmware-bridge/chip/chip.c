@@ -387,6 +387,7 @@ static int parse_plasticity(const uint8_t *msg, size_t len, apx_projection *p, u
         case 4: PB(apx_pb_read_enum(&r, f, w, &p->rounding), "plasticity"); break;
         case 5: PB(apx_pb_read_uint32(&r, f, w, &p->lowpass), "plasticity"); break;
         case 6: PB(apx_pb_read_bool(&r, f, w, &p->tag_on), "plasticity"); break;
+        case 7: PB(apx_pb_read_uint32(&r, f, w, &p->update_shift), "plasticity"); break;
         default: PB(apx_pb_skip(&r, f, w), "plasticity"); break;
         }
     }
@@ -762,6 +763,9 @@ static int validate_plasticity(apx_projection *p, uint32_t pi, const apx_group *
         return invalid_v(P, &p->name, pi, "frac_bits + weight_bits exceeds 31: frac_bits", p->frac_bits);
     if (p->rounding < 0 || p->rounding >= APX_ROUNDING_COUNT) return invalid_v(P, &p->name, pi, "rounding", p->rounding);
     if (p->lowpass > APX_COEF_MAX) return invalid_v(P, &p->name, pi, "lowpass", p->lowpass);
+    if (p->update_shift > APX_MAX_UPDATE_SHIFT) return invalid_v(P, &p->name, pi, "update_shift", p->update_shift);
+    if ((int32_t)APX_RULE_FRAC_BITS - (int32_t)p->weight_shift - (int32_t)p->frac_bits + (int32_t)p->update_shift > (int32_t)APX_ACC_WORD_BITS)
+        return invalid_v(P, &p->name, pi, "24 - weight_shift - frac_bits + update_shift exceeds 31: update_shift", p->update_shift);
     for (s = 0; s < p->n_stmts; s++) {
         apx_statement *st = &p->stmts[s];
         char msg[128];
@@ -1172,8 +1176,8 @@ static int build_projection(apx_chip *c, apx_projection *p, uint32_t pi)
         }
         if (p->tag_on) ALLOC(p->tag, p->n_syn, int32_t);
         if (p->lowpass > 0u) ALLOC(p->lo, p->n_syn, int32_t);
-        p->sa = APX_RULE_FRAC_BITS - (int32_t)p->weight_shift - (int32_t)p->frac_bits;
-        p->syn_w_shift = -p->sa;
+        p->sa = APX_RULE_FRAC_BITS - (int32_t)p->weight_shift - (int32_t)p->frac_bits + (int32_t)p->update_shift;
+        p->syn_w_shift = (int32_t)p->weight_shift + (int32_t)p->frac_bits - APX_RULE_FRAC_BITS;
         p->acc_max = apx_mul_pow2(((int64_t)1 << (p->weight_bits - 1u)) - 1, p->frac_bits);
         p->acc_min = -apx_mul_pow2((int64_t)1 << (p->weight_bits - 1u), p->frac_bits);
         for (s = 0; s < p->n_stmts; s++) {

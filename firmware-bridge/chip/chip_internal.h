@@ -188,7 +188,8 @@ typedef struct {
     int32_t rounding;
     uint32_t lowpass;
     int tag_on;
-    int32_t sa;          /* 24 − weightShift − fracBits (§11.4) */
+    uint32_t update_shift; /* weight Δ reaches the accumulator scaled by 2^-update_shift (§11.4) */
+    int32_t sa;          /* 24 − weightShift − fracBits + updateShift (§11.4) */
     int32_t syn_w_shift; /* weightShift + fracBits − 24: syn.w = round(acc, this) */
     int64_t acc_max, acc_min;
     apx_statement *stmts;

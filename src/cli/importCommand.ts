@@ -2,9 +2,10 @@
  * `apical import <model.onnx>`: ONNX → chip Program (docs/onnx.md §"Export and conversion to the chip").
  *
  * Parses the model, lists its operator types, calibrates on the bundled digits training split or on a CSV
- * file of input rows, converts (convertOnnxToChip), writes the Program and, when labels are available,
- * reports the float accuracy (apical's float64 reference) and the chip accuracy (emulator) — on the digits
- * test split, or on the rows of the calibration file. Accuracies are fractions in [0, 1].
+ * file of input rows, converts (convertOnnxToChip: dense and conv layers, BatchNormalization folded; graded
+ * spikes, or rate-coded binary spikes with `--spikes binary --ticks N`), writes the Program and, when labels
+ * are available, reports the float accuracy (apical's float64 reference) and the chip accuracy (emulator) —
+ * on the digits test split, or on the rows of the calibration file. Accuracies are fractions in [0, 1].
  *
  * Every user mistake is an ApicalError (one line, exit 2 via main.ts): not an ONNX file, an unsupported
  * operator, an input shape that cannot be resolved to one sample, a calibration file that does not parse,
@@ -15,9 +16,10 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ApicalError } from '../emulator/errors.js';
 import { writeProgramFile } from '../emulator/programCodec.js';
 import { digitsSplit } from '../models/data/digits.js';
-import { argmax, convertOnnxToChip, loadConvertedChip, parseDenseChain, runConvertedChip } from '../models/onnx/convert.js';
+import { argmax, convertOnnxToChip, loadConvertedChip, parseChipChain, runConvertedChip, type SpikeCoding } from '../models/onnx/convert.js';
 import { runOnnxFloat } from '../models/onnx/floatReference.js';
-import { loadOnnx, OnnxError, onnxQuote, type OnnxModel } from '../models/onnx/onnxModel.js';
+import { checkOnnxSupported } from '../models/onnx/floatReference.js';
+import { loadOnnx } from '../models/onnx/onnxModel.js';
 
 /** A problem with the import command's inputs that is not about the ONNX model itself. */
 export class ImportInputError extends ApicalError {
@@ -130,28 +132,15 @@ export function loadImportSamples(spec: string, width: number, classes: number):
   return { calibration: x, evaluation: y ? { x, y } : null, source: `${spec} (${x.length} rows${y ? ', labelled' : ''})` };
 }
 
-/**
- * The dims of the graph input for one sample of `n` values: the first symbolic dim is the batch (1); one
- * other unknown dim is inferred. More unknowns, or a fixed shape that does not hold n values, is an error.
- */
-export function sampleDims(model: OnnxModel, n: number): number[] {
-  const inp = model.graph.inputs[0];
-  if (!inp.shape) return [1, n];
-  const shown = `[${inp.shape.map((d) => (d === null ? '?' : d)).join(', ')}]`;
-  const dims = inp.shape.map((d, k) => (typeof d === 'number' ? d : k === 0 ? 1 : -1));
-  const free = dims.filter((d) => d < 0).length;
-  if (free > 1) {
-    throw new OnnxError(`graph input ${onnxQuote(inp.name)} has dynamic shape ${shown}, which cannot be resolved to one sample of ${n} values`, 'export the model with fixed sizes for every dim but the batch');
-  }
-  const known = dims.filter((d) => d >= 0).reduce((a, b) => a * b, 1);
-  if (free === 1) {
-    if (known === 0 || n % known !== 0) throw new OnnxError(`graph input ${onnxQuote(inp.name)} has shape ${shown}, which cannot hold a sample of ${n} values`, 'check the model\'s input shape');
-    dims[dims.indexOf(-1)] = n / known;
-  }
-  if (dims.reduce((a, b) => a * b, 1) !== n) {
-    throw new OnnxError(`graph input ${onnxQuote(inp.name)} has shape ${shown}, which does not hold one sample of ${n} values (the first layer takes ${n})`, 'check the model\'s input shape');
-  }
-  return dims;
+function parseSpikes(v: string): SpikeCoding {
+  if (v === 'graded' || v === 'binary') return v;
+  throw new InvalidArgumentError(`"${v}" is not graded or binary`);
+}
+
+function parseTicks(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !(n >= 1 && n <= 1_000_000)) throw new InvalidArgumentError(`"${v}" is not an integer in 1..1000000`);
+  return n;
 }
 
 export interface ImportReport {
@@ -159,6 +148,10 @@ export interface ImportReport {
   layers: { name: string; scale: number; clipFraction: number; sqnrDb: number | null }[];
   floatAccuracy: number | null;
   chipAccuracy: number | null;
+  /** graded or binary (rate-coded) spikes. */
+  spikes: SpikeCoding;
+  /** Binary spikes: the output averaging window in ticks; graded: null. */
+  ticks: number | null;
   programHash: string;
   output: string;
   ticksToOutput: number;
@@ -169,6 +162,9 @@ export interface ImportOptions {
   calibrate: string;
   weightBits: 8 | 16;
   percentile: number;
+  spikes: SpikeCoding;
+  /** Binary spikes: the output averaging window in ticks. */
+  ticks: number;
 }
 
 /** The whole import; returns the JSON report and the text lines. */
@@ -181,13 +177,14 @@ export function runImport(file: string, o: ImportOptions): { json: ImportReport;
     if (!ops.includes(op)) ops.push(op);
   }
   // Reject unsupported graphs (and find the input width) before reading any calibration data.
-  const chain = parseDenseChain(model);
-  const width = chain.layers[0].nIn;
-  const classes = chain.layers[chain.layers.length - 1].nOut;
-  const dims = sampleDims(model, width);
+  checkOnnxSupported(model);
+  const chain = parseChipChain(model);
+  const width = chain.inputSize;
+  const classes = chain.outputSize;
+  const dims = chain.inputDims;
   const samples = loadImportSamples(o.calibrate, width, classes);
   const t1 = performance.now();
-  const conv = convertOnnxToChip(model, { calibration: samples.calibration, percentile: o.percentile, weightBits: o.weightBits });
+  const conv = convertOnnxToChip(model, { calibration: samples.calibration, percentile: o.percentile, weightBits: o.weightBits, spikes: o.spikes, ticks: o.ticks });
   writeProgramFile(o.out, conv.program);
   const t2 = performance.now();
 
@@ -217,6 +214,8 @@ export function runImport(file: string, o: ImportOptions): { json: ImportReport;
     layers: conv.layers.map((L) => ({ name: L.name, scale: L.scale, clipFraction: L.clipFraction, sqnrDb: Number.isFinite(L.sqnrDb) ? L.sqnrDb : null })),
     floatAccuracy,
     chipAccuracy,
+    spikes: conv.spikes,
+    ticks: conv.spikes === 'binary' ? conv.ticks : null,
     programHash: conv.program.hash,
     output: o.out,
     ticksToOutput: conv.ticksToOutput,
@@ -227,16 +226,19 @@ export function runImport(file: string, o: ImportOptions): { json: ImportReport;
     `imported ${file} → ${o.out}`,
     `operators: ${ops.join(', ')}${conv.softmaxDropped ? ' (final Softmax dropped: same argmax)' : ''}`,
     `calibration: ${samples.source}, percentile ${o.percentile}, ${o.weightBits}-bit weights`,
+    conv.spikes === 'binary'
+      ? `spikes: binary (rate-coded; output averaged over ${conv.ticks} ticks${conv.input.signed ? ', signed input encoder' : ''})`
+      : 'spikes: graded',
     `program hash ${conv.program.hash}`,
     `ticks to output ${conv.ticksToOutput} (input ${width} values, output ${classes})`,
     'layers:',
     ...conv.layers.map(
       (L) =>
-        `  ${L.name} (${L.node}, ${L.nIn}→${L.nOut} ${L.activation}): scale ${L.scale.toPrecision(4)}, clipped ${(100 * L.clipFraction).toFixed(3)} %, weight SQNR ${Number.isFinite(L.sqnrDb) ? `${L.sqnrDb.toFixed(1)} dB` : 'exact'}`,
+        `  ${L.name} (${L.kind} ${L.node}${L.folded.length ? ` + ${L.folded.join(', ')} folded` : ''}, ${L.nIn}→${L.nOut} ${L.activation}, ${L.projection} ${L.synapses} synapses): scale ${L.scale.toPrecision(4)}, clipped ${(100 * L.clipFraction).toFixed(3)} %, weight SQNR ${Number.isFinite(L.sqnrDb) ? `${L.sqnrDb.toFixed(1)} dB` : 'exact'}`,
     ),
     floatAccuracy === null || chipAccuracy === null
       ? 'accuracy: no labels (give --calibrate digits or a FILE with a label column)'
-      : `accuracy on ${nEval} samples: float ${pct(floatAccuracy)}, chip ${pct(chipAccuracy)} (argmax agreement ${agree}/${nEval})`,
+      : `accuracy on ${nEval} samples: float ${pct(floatAccuracy)}, chip ${pct(chipAccuracy)} (${conv.spikes} spikes; argmax agreement ${agree}/${nEval})`,
     `time: load + calibration data ${((t1 - t0) / 1000).toFixed(2)} s, convert + write ${((t2 - t1) / 1000).toFixed(2)} s, evaluate ${((t3 - t2) / 1000).toFixed(2)} s`,
   ].join('\n');
   return { json, text };
@@ -246,17 +248,19 @@ export function runImport(file: string, o: ImportOptions): { json: ImportReport;
 export function registerImportCommand(program: Command): void {
   program
     .command('import')
-    .description('convert an ONNX model (a chain of dense layers) to a Program (.apx), calibrated on data')
+    .description('convert an ONNX model (a chain of dense and conv layers) to a Program (.apx), calibrated on data')
     .argument('<model>', 'ONNX model (.onnx)')
     .option('-o, --out <file>', 'where to write the Program (default: the model file with .apx)')
     .option('--calibrate <data>', 'calibration data: digits, or a CSV FILE of input rows (see below)', 'digits')
     .option('--weight-bits <bits>', 'weight bits of the layer projections: 8 or 16', parseWeightBits, 8 as 8 | 16)
     .option('--percentile <p>', 'percentile of each layer\'s calibration activations mapped to the top of the range, in (0, 100]', parsePercentile, 99.9)
-    .option('--json', 'machine-readable output: ops, layers [{name, scale, clipFraction, sqnrDb}], floatAccuracy, chipAccuracy, programHash, output, ticksToOutput')
+    .option('--spikes <coding>', 'graded (payloads) or binary (rate-coded spikes)', parseSpikes, 'graded' as SpikeCoding)
+    .option('--ticks <n>', 'binary spikes: ticks over which the output is averaged', parseTicks, 64)
+    .option('--json', 'machine-readable output: ops, layers [{name, scale, clipFraction, sqnrDb}], floatAccuracy, chipAccuracy, spikes, ticks, programHash, output, ticksToOutput')
     .addHelpText('after', CSV_HELP)
-    .action((file: string, o: { out?: string; calibrate: string; weightBits: 8 | 16; percentile: number; json?: boolean }) => {
+    .action((file: string, o: { out?: string; calibrate: string; weightBits: 8 | 16; percentile: number; spikes: SpikeCoding; ticks: number; json?: boolean }) => {
       const out = o.out ?? `${file.replace(/\.onnx$/i, '')}.apx`;
-      const r = runImport(file, { out, calibrate: o.calibrate, weightBits: o.weightBits, percentile: o.percentile });
+      const r = runImport(file, { out, calibrate: o.calibrate, weightBits: o.weightBits, percentile: o.percentile, spikes: o.spikes, ticks: o.ticks });
       process.stdout.write(o.json ? `${JSON.stringify(r.json, null, 2)}\n` : `${r.text}\n`);
     });
 }

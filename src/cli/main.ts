@@ -4,8 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { nonNegativeInt, print } from './cliOptions.js';
+import { nonNegativeInt, positiveInt, print } from './cliOptions.js';
 import { registerBenchCommand } from './benchCommand.js';
+import { progressBar, registerTrainCommand } from './trainCommand.js';
+import { registerFidelityCommand } from './fidelityCommand.js';
 import { ApicalError } from '../emulator/errors.js';
 import { registerBoardCommands } from './boardCommands.js';
 import { registerImportCommand } from './importCommand.js';
@@ -151,16 +153,40 @@ export function buildCli(): Command {
 
   program
     .command('demo')
-    .description('build a small learning network, run it on the emulator and show what it learned')
+    .description('train a PAL microcircuit on-chip on the 8×8 digits; compare with the float twin and backprop; write the report')
     .option('--json', 'machine-readable output')
     .option('--out <file>', 'where to write the demo Program', 'demo.apx')
-    .action(async (o: { json?: boolean; out: string }) => {
-      const result = await runDemo({ out: o.out });
+    .option('--report <dir>', 'where to write the fidelity report', 'apical-report')
+    .option('--epochs <n>', 'training epochs on the chip', positiveInt, 5)
+    .option('--twin-epochs <n>', 'training epochs of the float twin (0 = skip)', nonNegativeInt, 2)
+    .action(async (o: { json?: boolean; out: string; report: string; epochs: number; twinEpochs: number }) => {
+      const bar = progressBar('demo');
+      let stage = '';
+      let result;
+      try {
+        result = await runDemo({
+          out: o.out,
+          reportDir: o.report,
+          epochs: o.epochs,
+          twinEpochs: o.twinEpochs,
+          onProgress: (s, d, t) => {
+            if (s !== stage) {
+              bar.stop();
+              stage = s;
+            }
+            bar.update(d, t);
+          },
+        });
+      } finally {
+        bar.stop();
+      }
       print(!!o.json, result.json, () => result.text);
     });
 
   registerImportCommand(program);
   registerBoardCommands(program);
+  registerTrainCommand(program);
+  registerFidelityCommand(program);
   return program;
 }
 

@@ -24,6 +24,8 @@ import { UsageError } from './errors.js';
 import { compileGroupKernel, type GroupKernel } from './groupKernel.js';
 import { compileLearnKernel, type LearnContext, type LearnKernel, type NeuronView } from './learningKernel.js';
 import { compileRouteKernel, type RouteKernel } from './routeKernel.js';
+import { DenseProjectionWasm, denseUsesWasm } from './wasm/denseProjectionWasm.js';
+import { wasmSimdSupported } from './wasm/wasmAssembler.js';
 import { microcodeOps, termsUsed, TERMS } from './microcode.js';
 import { Stream, streamKey } from './prng.js';
 import {
@@ -119,6 +121,8 @@ export interface ProjectionState {
   /** Dense / one-to-one: synapses of one event per destination core. */
   readonly destCount: Float64Array;
   readonly routeKernel: RouteKernel;
+  /** Where this projection's state and dense kernels live (ChipOptions.backend). */
+  readonly kernelBackend: 'wasm' | 'js';
   readonly kernels: LearnKernel[];
   readonly ctx: LearnContext | null;
   readonly learnOps: number[];
@@ -149,7 +153,16 @@ export interface ChipOptions {
   digests?: boolean;
   /** Clock for real-time-factor estimates. */
   clockHz?: number;
+  /**
+   * Kernel backend (results are identical, docs/chip.md §16): 'wasm' runs every dense projection's routing and
+   * plasticity in WebAssembly SIMD kernels (src/emulator/wasm/), everything else in JavaScript; 'js' runs every
+   * kernel in JavaScript; 'auto' (default) uses WebAssembly for dense projections large enough to repay
+   * compiling their kernels (denseUsesWasm), where the engine has WebAssembly SIMD.
+   */
+  backend?: ChipBackend;
 }
+
+export type ChipBackend = 'auto' | 'wasm' | 'js';
 
 export interface Snapshot {
   tick: number;
@@ -193,6 +206,7 @@ export class Chip {
   readonly variableDigests = new Uint32Array(CHIP_CORES * DIGEST_VARIABLES.length);
   readonly digestsEnabled: boolean;
   readonly clockHz: number;
+  readonly backend: ChipBackend;
   /** Cores holding at least one neuron. */
   readonly usedCores: Uint8Array = new Uint8Array(CHIP_CORES);
   private readonly staticCycles = new Float64Array(CHIP_CORES);
@@ -208,6 +222,8 @@ export class Chip {
     this.program = program;
     this.digestsEnabled = options.digests ?? true;
     this.clockHz = options.clockHz ?? DEFAULT_CLOCK_HZ;
+    this.backend = options.backend ?? 'auto';
+    if (this.backend === 'wasm' && !wasmSimdSupported()) throw new UsageError('backend "wasm" needs WebAssembly SIMD, which this engine lacks', 'use backend "js"');
     const body = program.body;
     const usesBasalRate = new Array<boolean>(body.groups.length).fill(false);
     const incoming = new Array<number>(body.groups.length).fill(0);
@@ -302,16 +318,39 @@ export class Chip {
     const nPre = pre.n;
     const nPost = post.n;
     const plastic = p.plasticity;
-    const w = p.weights.slice() as Int8Array | Int16Array;
+    const learnParams = (plastic?.statements ?? []).map((s, si) => ({
+      kind: p.kind,
+      statement: s,
+      weightBits: p.weightBits,
+      weightShift: p.weightShift,
+      fracBits: plastic!.fracBits,
+      rounding: plastic!.rounding,
+      lowpass: plastic!.lowpass,
+      updateShift: plastic!.updateShift,
+      roundKey: streamKey(this.program.seed, Stream.Round, (index << 3) | si),
+    }));
+    // WebAssembly backend: the dense projection's state lives in its module's memory (same values, same views).
+    const wasm =
+      p.kind === ProjectionKind.Dense && denseUsesWasm(this.backend, nPre, nPost)
+        ? new DenseProjectionWasm({
+            nPre,
+            nPost,
+            weightBits: p.weightBits,
+            depth: p.delay,
+            initialWeights: p.weights,
+            plasticity: plastic ? { tag: plastic.tag, lowpass: plastic.lowpass > 0, statements: learnParams } : null,
+          })
+        : null;
+    const w = wasm ? wasm.w : (p.weights.slice() as Int8Array | Int16Array);
     const nSyn = w.length;
     let wacc: Int32Array | null = null;
     if (plastic) {
-      wacc = new Int32Array(nSyn);
+      wacc = wasm ? wasm.wacc! : new Int32Array(nSyn);
       const scale = 2 ** plastic.fracBits;
       for (let k = 0; k < nSyn; k++) wacc[k] = w[k] * scale;
     }
-    const tag = plastic?.tag ? new Int32Array(nSyn) : null;
-    const lo = plastic && plastic.lowpass > 0 ? new Int32Array(nSyn) : null;
+    const tag = plastic?.tag ? (wasm ? wasm.tag! : new Int32Array(nSyn)) : null;
+    const lo = plastic && plastic.lowpass > 0 ? (wasm ? wasm.lo! : new Int32Array(nSyn)) : null;
     // Transposed index for post-triggered statements on sparse projections.
     let colPtr: Uint32Array | null = null;
     let colSyn: Uint32Array | null = null;
@@ -416,19 +455,9 @@ export class Chip {
         postEvCount: post.evCount,
       };
       plastic.statements.forEach((s, si) => {
-        kernels.push(
-          compileLearnKernel({
-            kind: p.kind,
-            statement: s,
-            weightBits: p.weightBits,
-            weightShift: p.weightShift,
-            fracBits: plastic.fracBits,
-            rounding: plastic.rounding,
-            lowpass: plastic.lowpass,
-            roundKey: streamKey(this.program.seed, Stream.Round, (index << 3) | si),
-          }),
-        );
-        const stochastic = s.target === RuleTarget.Weight && plastic.rounding === Rounding.Stochastic && RULE_FRAC_BITS - p.weightShift - plastic.fracBits > 0;
+        const js = compileLearnKernel(learnParams[si]);
+        kernels.push(wasm?.learnKernel(si, learnParams[si], js) ?? js);
+        const stochastic = s.target === RuleTarget.Weight && plastic.rounding === Rounding.Stochastic && RULE_FRAC_BITS - p.weightShift - plastic.fracBits + plastic.updateShift > 0;
         learnOps.push(CYCLES.learnSynapse + CYCLES.learnOp * microcodeOps(s.code) + (stochastic ? CYCLES.prngDraw : 0));
       });
     }
@@ -441,7 +470,8 @@ export class Chip {
       wacc,
       tag,
       lo,
-      ring: new Float64Array(depth * nPost),
+      ring: wasm ? wasm.ring : new Float64Array(depth * nPost),
+      kernelBackend: wasm ? 'wasm' : 'js',
       depth,
       shift,
       colPtr,
@@ -452,7 +482,7 @@ export class Chip {
       rowCore,
       rowCoreCount,
       destCount,
-      routeKernel: compileRouteKernel(p.kind, nPre, nPost),
+      routeKernel: wasm ? wasm.routeKernel(compileRouteKernel(p.kind, nPre, nPost)) : compileRouteKernel(p.kind, nPre, nPost),
       kernels,
       ctx,
       learnOps,

@@ -37,6 +37,12 @@ export const WEIGHT_SHIFT_MAX = 30;
 export const MAX_DELAY = 64;
 /** Extra fractional bits a plastic synapse keeps below its weight LSB: weightBits + fracBits ≤ 31. */
 export const ACC_WORD_BITS = 31;
+/**
+ * Largest update shift u of a plastic projection (docs/chip.md §11.4): a weight statement's Δ (after the
+ * optional low-pass) reaches the accumulator scaled by 2^−u, so rules and low-pass states can carry small
+ * updates 2^u larger than they are. The applied shift sa = 24 − weightShift − fracBits + u must stay ≤ 31.
+ */
+export const MAX_UPDATE_SHIFT = 15;
 
 // ---------------------------------------------------------------------------------------------- activation LUT [§5]
 /** Entries of an activation lookup table (segments); the table stores LUT_SEGMENTS + 1 knots. */

@@ -7,7 +7,7 @@
  *   Δ  = microcode result (Q7.24)
  *   target tag:    tag ← sat32(tag + Δ)
  *   target weight: [low-pass]  lo ← sat32(lo + round(k_LO · sat32(Δ − lo), 20));  Δ ← lo
- *                  sa = 24 − weightShift − fracBits
+ *                  sa = 24 − weightShift − fracBits + updateShift
  *                  sa > 0, nearest:     δ = ⌊(Δ + 2^(sa−1)) / 2^sa⌋
  *                  sa > 0, stochastic:  δ = ⌊(Δ + (draw(t, k) >>> (32 − sa))) / 2^sa⌋
  *                  sa ≤ 0:              δ = Δ · 2^−sa
@@ -70,6 +70,8 @@ export interface KernelParams {
   fracBits: number;
   rounding: Rounding;
   lowpass: number;
+  /** Weight Δ reaches the accumulator scaled by 2^−updateShift (§11.4). */
+  updateShift: number;
   /** PRNG stream key of this statement (stochastic rounding). */
   roundKey: number;
 }
@@ -196,7 +198,7 @@ export function kernelSource(p: KernelParams): string {
         `  lo[k] = l; D = l; }`,
       );
     }
-    const sa = RULE_FRAC_BITS - p.weightShift - p.fracBits;
+    const sa = RULE_FRAC_BITS - p.weightShift - p.fracBits + p.updateShift;
     if (sa > 0) {
       if (p.rounding === Rounding.Stochastic) {
         apply.push(`const d = Math.floor((D + (mix32((tk ^ k) >>> 0) >>> ${32 - sa})) * ${2 ** -sa});`);

@@ -169,6 +169,8 @@ export interface Plasticity {
   rounding: Rounding;
   /** Low-pass coefficient of weight updates (COEF); 0 = off. */
   lowpass: number;
+  /** Δ of weight statements reaches the accumulator scaled by 2^−updateShift (0..MAX_UPDATE_SHIFT; §11.4). */
+  updateShift: number;
   /** The rule uses the per-synapse tag (syn.tag / dtag). */
   tag: boolean;
 }

@@ -28,8 +28,10 @@ import {
   MAX_LUTS,
   MAX_PROJECTIONS,
   MAX_RULE_STATEMENTS,
+  MAX_UPDATE_SHIFT,
   PAYLOAD_SHIFT_MAX,
   PROSP_MAX,
+  RULE_FRAC_BITS,
   WEIGHT_BITS_ALLOWED,
   WEIGHT_SHIFT_MAX,
 } from './constants.js';
@@ -150,6 +152,8 @@ function bodyMessage(b: ProgramBody): Record<string, unknown> {
             rounding: p.plasticity.rounding,
             lowpass: p.plasticity.lowpass,
             tag: p.plasticity.tag,
+            // Written only when set, so Programs without it encode (and hash) exactly as before the field existed.
+            ...(p.plasticity.updateShift ? { updateShift: p.plasticity.updateShift } : {}),
           }
         : null,
     })),
@@ -213,6 +217,7 @@ interface MsgPlasticity {
   rounding: number;
   lowpass: number;
   tag: boolean;
+  updateShift?: number;
 }
 interface MsgProjection {
   name: string;
@@ -341,6 +346,7 @@ function toProgramBody(m: MsgBody): ProgramBody {
               rounding: pl.rounding,
               lowpass: pl.lowpass,
               tag: pl.tag,
+              updateShift: pl.updateShift ?? 0,
             }
           : null,
       };
@@ -713,6 +719,9 @@ function validatePlasticity(
   if (pl.fracBits + pr.weightBits > ACC_WORD_BITS) fail(what, `frac_bits ${pl.fracBits} + weight_bits ${pr.weightBits} exceeds ${ACC_WORD_BITS}`);
   if (!enumOk(pl.rounding, Rounding)) fail(what, `rounding ${pl.rounding} unknown`);
   range(what, 'lowpass', pl.lowpass, 0, COEF_MAX);
+  range(what, 'update_shift', pl.updateShift, 0, MAX_UPDATE_SHIFT);
+  const sa = RULE_FRAC_BITS - pr.weightShift - pl.fracBits + pl.updateShift;
+  if (sa > ACC_WORD_BITS) fail(what, `24 − weight_shift − frac_bits + update_shift = ${sa} exceeds ${ACC_WORD_BITS}`);
   if (typeof pl.tag !== 'boolean') fail(what, 'plasticity tag not a boolean');
   pl.statements.forEach((s, si) => {
     const sw = `${what} statement ${si}`;

@@ -17,6 +17,7 @@ import {
   CORE_SYNAPSE_BYTES,
   GAUSS_STD,
   PROSP_MAX,
+  MAX_UPDATE_SHIFT,
   RULE_FRAC_BITS,
   WEIGHT_SHIFT_MAX,
 } from '../emulator/constants.js';
@@ -392,6 +393,13 @@ function buildProjection(s: ProjectionSpec, net: Network, popIndex: Map<string, 
     if (fracBits < 0 || fracBits + bits > 31) throw new NetworkError(`${name}: fracBits ${fracBits} outside 0..${31 - bits}`);
     const tau = s.plasticity.lowpassTau;
     if (tau !== undefined && !(tau >= 1)) throw new NetworkError(`${name}: lowpassTau ${tau} must be ≥ 1 tick`);
+    const updateShift = s.plasticity.updateShift ?? 0;
+    if (!Number.isInteger(updateShift) || updateShift < 0 || updateShift > MAX_UPDATE_SHIFT) {
+      throw new NetworkError(`${name}: updateShift ${updateShift} outside 0..${MAX_UPDATE_SHIFT}`);
+    }
+    if (RULE_FRAC_BITS - q.shift - fracBits + updateShift > 31) {
+      throw new NetworkError(`${name}: updateShift ${updateShift} with weightShift ${q.shift} and fracBits ${fracBits} shifts updates by more than 31 bits`, 'raise fracBits or lower updateShift');
+    }
     plasticity = {
       source: s.plasticity.rule,
       statements: compiled.statements,
@@ -399,6 +407,7 @@ function buildProjection(s: ProjectionSpec, net: Network, popIndex: Map<string, 
       rounding: (s.plasticity.rounding ?? 'stochastic') === 'stochastic' ? Rounding.Stochastic : Rounding.Nearest,
       lowpass: tau === undefined ? 0 : toCoef(1 / tau, `${name}: low-pass`),
       tag: compiled.usesTag,
+      updateShift,
     };
   }
   void net;

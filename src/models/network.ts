@@ -57,6 +57,12 @@ export interface PlasticityOptions {
   rounding?: 'nearest' | 'stochastic';
   /** Low-pass time constant of weight updates in ticks (τ_LO); omitted = off. */
   lowpassTau?: number;
+  /**
+   * The weight statements' Δ reaches the accumulator scaled by 2^−updateShift (default 0; docs/chip.md §11.4):
+   * write the rule 2^u times larger so that small updates keep their precision in the rule registers and the
+   * low-pass state; the applied update is the intended one.
+   */
+  updateShift?: number;
 }
 
 export interface SparseWeights {

@@ -69,7 +69,7 @@ const NEURON_FIELDS = [
   'valueScale',
 ];
 const PROJECTION_FIELDS = ['name', 'pre', 'post', 'kind', 'target', 'weightBits', 'weightRange', 'weights', 'delay', 'plasticity'];
-const PLASTICITY_FIELDS = ['rule', 'fracBits', 'rounding', 'lowpassTau'];
+const PLASTICITY_FIELDS = ['rule', 'fracBits', 'rounding', 'lowpassTau', 'updateShift'];
 const PROBE_FIELDS = ['name', 'of', 'variable', 'every'];
 
 // ------------------------------------------------------------------------------------------------ helpers
@@ -431,6 +431,7 @@ class Reader {
         fracBits: this.optNum(pl, 'fracBits', p, { min: 0, max: 23, integer: true }),
         rounding: pl.rounding === undefined ? undefined : this.oneOf(pl.rounding, join(p, 'rounding'), ['nearest', 'stochastic'] as const),
         lowpassTau: this.optNum(pl, 'lowpassTau', p, { min: 1 }),
+        updateShift: this.optNum(pl, 'updateShift', p, { min: 0, max: 15, integer: true }),
       };
       for (const k of Object.keys(opts.plasticity) as (keyof typeof opts.plasticity)[]) if (opts.plasticity[k] === undefined) delete opts.plasticity[k];
     }

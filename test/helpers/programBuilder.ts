@@ -84,8 +84,8 @@ export function projection(name: string, pre: number, post: number, weights: num
   };
 }
 
-export function plastic(statements: Statement[], p: { fracBits?: number; rounding?: Rounding; lowpass?: number; tag?: boolean; source?: string } = {}) {
-  return { source: p.source ?? '', statements, fracBits: p.fracBits ?? 0, rounding: p.rounding ?? Rounding.Nearest, lowpass: p.lowpass ?? 0, tag: p.tag ?? false };
+export function plastic(statements: Statement[], p: { fracBits?: number; rounding?: Rounding; lowpass?: number; tag?: boolean; source?: string; updateShift?: number } = {}) {
+  return { source: p.source ?? '', statements, fracBits: p.fracBits ?? 0, rounding: p.rounding ?? Rounding.Nearest, lowpass: p.lowpass ?? 0, tag: p.tag ?? false, updateShift: p.updateShift ?? 0 };
 }
 
 export const sigmoidLut = (): Lut => lutFromFunction('sigmoid', (x) => 1 / (1 + Math.exp(-x)), -8, 12);

@@ -17,9 +17,11 @@
  *   B_k     PAL   dw = Δt·η_bw·(post.noise · pre.hp) − Δt·η_bw·α·syn.w                    (circuits.md §4.2)
  *   W_PI,k        dw = −Δt·η_PI · post.apical · pre.rate                                   (§1.3, §2.2)
  *   W_IP,k        dw =  Δt·η_IP · (post.rate − post.basal_rate) · pre.rate    (if η_IP > 0)
- *   W_k   (fw_bw) dw =  Δt·η_fw · (post.rate − post.basal_rate) · pre.rate, low-passed with τ_LO
+ *   W_k   (fw_bw) Δ  =  Δt·η_fw · (post.rate − post.basal_rate) · pre.rate, low-passed with τ_LO (§4.2:
+ *                 ΔW_LO ← ΔW_LO + (Δt/τ_LO)(Δ − ΔW_LO); W += ΔW_LO). The low-pass state is the synapse's tag,
+ *                 holding 2^g·ΔW_LO:  dtag = (Δt/τ_LO)·2^g·Δ − (Δt/τ_LO)·syn.tag;  dw = 2^-g·syn.tag
  */
-import { CHIP_CORES } from '../../emulator/constants.js';
+import { CHIP_CORES, COEF_FRAC_BITS, MAX_UPDATE_SHIFT } from '../../emulator/constants.js';
 import { NetworkError, Network } from '../network.js';
 import { SeededRandom } from '../seededRandom.js';
 import { matrix, scale, type Matrix } from './metrics.js';
@@ -58,10 +60,24 @@ export interface MicrocircuitConfig extends Partial<MicrocircuitParameters> {
   /** Largest |w| every projection must represent (16-bit weights). Default 8 (weightShift 12, LSB 2^-12). */
   weightRange?: number;
   /**
-   * fw_bw only: the forward rule computes 2^g · Δ and the accumulator drops g fractional bits (stochastic
-   * rounding), so the τ_LO low-pass does not round small updates away (see docs/circuits.md). Default 8.
+   * fw_bw only: the τ_LO low-pass of the forward updates is kept in the synapse's tag scaled by 2^g, so that
+   * (Δt/τ_LO)·Δ ≈ 1e-8 per tick is not rounded away at the rule's 2^-24 resolution; `dw = 2^-g·syn.tag`
+   * applies the unscaled ΔW_LO. Default per layer: the largest g ≤ 12 with 2^g·Δt·η_fw ≤ 128, so the tag
+   * (|tag| = 2^g·|ΔW_LO| ≤ 2^g·Δt·η_fw, since |post.rate − post.basal_rate|·pre.rate ≤ 1) never saturates.
    */
   forwardGainLog2?: number;
+  /**
+   * How the forward updates' τ_LO low-pass is realised: 'tag' (default) as above, two rule statements per
+   * synapse; 'engine' with the plasticity engine's own low-pass (docs/chip.md §11.4): the rule computes 2^g·Δ,
+   * the low-pass state holds 2^g·ΔW_LO and the update shift g applies ΔW_LO — one statement, half the learning
+   * cost. Both give ΔW_LO ← ΔW_LO + (Δt/τ_LO)(Δ − ΔW_LO), W += ΔW_LO up to rounding.
+   */
+  forwardLowpass?: 'tag' | 'engine';
+  /**
+   * Multiply the forward updates by the host's `reward` input (a learning-rate schedule written by the host,
+   * e.g. annealing). The reward input starts at 0: the host must write it before forward learning happens.
+   */
+  forwardRateInput?: boolean;
   /** Probe the apical potentials of the hidden pyramids every this many ticks (for time-averaged norms). */
   apicalProbeEvery?: number;
   /**
@@ -138,7 +154,7 @@ export function buildMicrocircuit(config: MicrocircuitConfig): { network: Networ
     );
   }
   if (config.rule !== 'pal' && config.rule !== 'fa') throw new NetworkError(`unknown rule "${String(config.rule)}"`, 'use pal or fa');
-  const { rule, base, weightSeed, chipSeed, startInSps, initLateral, weights, noise, weightRange, forwardGainLog2, apicalProbeEvery, placement, ...overrides } = config;
+  const { rule, base, weightSeed, chipSeed, startInSps, initLateral, weights, noise, weightRange, forwardGainLog2, forwardLowpass, forwardRateInput, apicalProbeEvery, placement, ...overrides } = config;
   const p: MicrocircuitParameters = { ...(base ?? PAL_FIG3ABC_BW_ONLY), ...overrides };
   if (rule === 'fa') p.etaBw = 0;
   const sizes = p.layers;
@@ -148,10 +164,13 @@ export function buildMicrocircuit(config: MicrocircuitConfig): { network: Networ
   const { gl, gB, gA, gD, gNI, gNtgt } = p.conductances;
   const dt = p.dt;
   const range = weightRange ?? 8;
-  const gain = forwardGainLog2 ?? 8;
+  const gainOf = (eta: number) => forwardGainLog2 ?? Math.max(0, Math.min(12, Math.floor(Math.log2(128 / (dt * eta)))));
   const sps = startInSps ?? true;
   const withNoise = (noise ?? true) && p.sigma > 0;
   const pal = rule === 'pal' && p.etaBw > 0;
+  if (pal && !withNoise) {
+    throw new NetworkError('rule "pal" needs the apical noise: its feedback rule correlates post.noise with pre.hp', 'keep noise on (σ > 0) or use rule "fa"');
+  }
   const fwPlastic = p.task === 'fw_bw';
 
   // Initial weights.
@@ -193,8 +212,19 @@ export function buildMicrocircuit(config: MicrocircuitConfig): { network: Networ
   const tauTicks = p.tauXi / dt;
   const incrementStd = p.sigma * Math.sqrt(dt / p.tauXi);
   const stationaryStd = incrementStd / Math.sqrt(2 / tauTicks - 1 / (tauTicks * tauTicks));
-  const gTotP = gl + gB + gA;
-  const gTotI = gl + gD + gNI;
+  // Per-tick coefficients on the chip's COEF grid (2^-20), and every derived gain computed from these same values,
+  // so that the identities the rules rely on hold in the chip's arithmetic: with no apical input and no nudge,
+  // ŭ = k_B/k_tot·v_B equals the basal prediction exactly. (Deriving the gains from the unrounded conductances,
+  // 1049/1992 ≠ 0.1/0.19, left an error 2.9e-4·v_B in post.rate − post.basal_rate: an anti-decay of W in the
+  // Urbanczik–Senn rule, larger than the 1-1-1 teacher's error signals, that ran W_1 to the weight bound.)
+  const coef = (x: number) => Math.round(x * 2 ** COEF_FRAC_BITS) / 2 ** COEF_FRAC_BITS;
+  const kB = coef(dt * gB);
+  const kTotP = coef(dt * (gl + gB + gA));
+  const kTotO = coef(dt * (gl + gB));
+  const kD = coef(dt * gD);
+  const kTotI = coef(dt * (gl + gD));
+  const kNI = coef(dt * gNI);
+  const kNt = coef(dt * gNtgt);
   for (let k = 1; k < N; k++) {
     pyramids.push(
       net.population(`pyr${k}`, sizes[k], {
@@ -203,9 +233,9 @@ export function buildMicrocircuit(config: MicrocircuitConfig): { network: Networ
         payloadShift: 2,
         basal: true,
         apical: true,
-        soma: { kBasal: dt * gB, kApical: dt * gA, kTotal: dt * gTotP },
-        prospective: 1 / (dt * gTotP),
-        basalPrediction: gB / gTotP,
+        soma: { kBasal: kB, kApical: coef(dt * gA), kTotal: kTotP },
+        prospective: 1 / kTotP,
+        basalPrediction: kB / kTotP,
         noise: withNoise ? { target: 'apical', tau: tauTicks, sigma: stationaryStd } : undefined,
         // PAL reads the high-passed rate of the layer above: pyr_2..pyr_{N−1} (and the output, below).
         traces: pal && k > 1 ? { hp: { tau: p.tauHp / dt } } : undefined,
@@ -218,10 +248,10 @@ export function buildMicrocircuit(config: MicrocircuitConfig): { network: Networ
     activation: p.activation,
     payloadShift: 2,
     basal: true,
-    soma: { kBasal: dt * gB, kNudge: dt * gNtgt, kTotal: dt * (gl + gB) },
+    soma: { kBasal: kB, kNudge: kNt, kTotal: kTotO },
     // Exact look-ahead for the regime the task runs in: free (bw_only) or nudged by the target (fw_bw).
-    prospective: p.task === 'fw_bw' ? 1 / (dt * (gl + gB + gNtgt)) : 1 / (dt * (gl + gB)),
-    basalPrediction: gB / (gl + gB),
+    prospective: p.task === 'fw_bw' ? 1 / (kTotO + kNt) : 1 / kTotO,
+    basalPrediction: kB / kTotO,
     nudge: { target: true },
     traces: pal ? { hp: { tau: p.tauHp / dt } } : undefined,
     core: core(),
@@ -234,9 +264,9 @@ export function buildMicrocircuit(config: MicrocircuitConfig): { network: Networ
         activation: p.activation,
         payloadShift: 2,
         basal: true,
-        soma: { kBasal: dt * gD, kNudge: dt * gNI, kTotal: dt * (gl + gD) },
-        prospective: 1 / (dt * gTotI),
-        basalPrediction: gD / (gl + gD),
+        soma: { kBasal: kD, kNudge: kNI, kTotal: kTotI },
+        prospective: 1 / (kTotI + kNI),
+        basalPrediction: kD / kTotI,
         nudge: { teacher: pyramids[k], prospective: true },
         core: core(),
       }),
@@ -251,11 +281,22 @@ export function buildMicrocircuit(config: MicrocircuitConfig): { network: Networ
     const eta = p.etaFw[k - 1];
     let plasticity;
     if (fwPlastic && eta > 0) {
-      // Urbanczik–Senn with the τ_LO low-pass; Δ is computed 2^g larger and the accumulator drops g bits.
-      const ruleText = `dw = ${ruleConstant(dt * eta * 2 ** gain)} * (post.rate - post.basal_rate) * pre.rate`;
-      rules[name] = ruleText;
-      const shift = Math.max(0, Math.min(15, Math.floor(Math.log2(32767 / range))));
-      plasticity = { rule: ruleText, lowpassTau: p.tauLo / dt, rounding: 'stochastic' as const, fracBits: Math.max(0, Math.min(15, 24 - shift) - gain) };
+      // Urbanczik–Senn with the τ_LO low-pass held in the tag as 2^g·ΔW_LO (header comment). The weight update
+      // dw = 2^-g·tag is in real weight units: the accumulator (24 fractional bits) adds it exactly. (A 2^g gain
+      // on `dw` with g fewer accumulator bits does NOT rescale: Δ is real weight units whatever fracBits is.)
+      const kLo = dt / p.tauLo;
+      const gain = gainOf(eta);
+      const rate = forwardRateInput ? ' * reward' : '';
+      if (forwardLowpass === 'engine') {
+        const g = Math.min(gain, MAX_UPDATE_SHIFT);
+        const ruleText = `dw = ${ruleConstant(dt * eta * 2 ** g)} * (post.rate - post.basal_rate) * pre.rate${rate}`;
+        rules[name] = ruleText;
+        plasticity = { rule: ruleText, lowpassTau: p.tauLo / dt, updateShift: g, rounding: 'stochastic' as const };
+      } else {
+        const ruleText = `dtag = ${ruleConstant(kLo * dt * eta * 2 ** gain)} * (post.rate - post.basal_rate) * pre.rate${rate} - ${ruleConstant(kLo)} * syn.tag; dw = 2^-${gain} * syn.tag`;
+        rules[name] = ruleText;
+        plasticity = { rule: ruleText };
+      }
     }
     net.project(name, k === 1 ? input : pyramids[k - 2], pyramids[k - 1], { ...common, target: 'basal', weights: rowsOf(forward[k - 1]), plasticity });
     forwardNames.push(name);

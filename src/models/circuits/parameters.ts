@@ -121,3 +121,39 @@ export const FA_FIG4AB_FW_BW: MicrocircuitParameters = {
   etaBw: 0,
   etaPI: 0,
 };
+
+/**
+ * PAL on the 8×8 digits (64-100-10), chosen here (not a reference row): the GeNN MNIST row of circuits.md §4.4
+ * (σ 0.01, τ_ξ = τ_HP = 0.1 ms, η_B-scale feedback learning, α 1e-6, sigmoid, start in the SPS, up-weights small,
+ * down-weights U[−1, 1]) with a shorter presentation (T_pres 0.1 ms = 10 ticks: the look-ahead rates settle
+ * within a tick, so three ticks of latency through the circuit leave seven of every ten on the sample), a
+ * shorter low-pass τ_LO 0.3 ms and larger forward rates η_fw = [20, 4], annealed linearly over the epochs by the
+ * host (DIGITS_RATE_SCHEDULE), which train the 1437 samples in six epochs (docs/training.md, "Digits").
+ */
+export const PAL_DIGITS: MicrocircuitParameters = {
+  source: 'apical PAL digits set (docs/circuits.md "Digits"; starting point circuits.md §4.4 GeNN MNIST row)',
+  layers: [64, 100, 10],
+  task: 'fw_bw',
+  activation: 'sigmoid',
+  dt: 0.01,
+  tPres: 0.1,
+  tauXi: 0.1,
+  tauHp: 0.1,
+  tauLo: 0.3,
+  sigma: 0.01,
+  etaFw: [20, 4],
+  etaBw: 20,
+  etaIP: 0.5,
+  etaPI: 0.5,
+  alpha: 1e-6,
+  initW: [-0.3, 0.3],
+  initB: [-1, 1],
+  epochs: 6,
+  samples: 1437,
+  conductances: PAL_CONDUCTANCES,
+};
+
+/** Learning-rate factor of epoch e of E for the digits task: linear from 1 down to 0.1, max(0.1, 1 − (e − 1)/E). */
+export function DIGITS_RATE_SCHEDULE(epoch: number, epochs: number): number {
+  return Math.max(0.1, 1 - (epoch - 1) / epochs);
+}

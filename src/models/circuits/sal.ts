@@ -43,7 +43,7 @@ export interface SalPairConfig {
   eta?: number;
   /** 'one': only B learns (B → W); 'two': both W and B learn with SAL (→ their common mean). Default 'one'. */
   sides?: 'one' | 'two';
-  /** Largest |w| the 16-bit weights represent. Default 4 (weightShift 13). */
+  /** Largest |w| the 16-bit weights must represent. Default 4 (the compiler picks weightShift 12: ±8, LSB 2^-12). */
   weightRange?: number;
   /** Program seed (chip PRNG: spike draws, stochastic rounding). Default 1. */
   chipSeed?: number;

@@ -408,8 +408,8 @@ function softmax(ctx: OpContext): FloatTensor[] {
   return [tensor(x.dims.slice(), res)];
 }
 
-function batchNormalization(ctx: OpContext): FloatTensor[] {
-  const { attrs, opset, node } = ctx;
+/** Checks that a BatchNormalization node is in inference mode (see the semantics in docs/onnx.md) and returns its epsilon. */
+function batchNormEpsilon(attrs: Attrs, opset: number, node: OnnxNode): number {
   if (opset >= 14) {
     if (attrs.int('training_mode', 0) !== 0) fail('training_mode=1 is not supported (export the model in inference/eval mode)');
   } else if (opset < 7) {
@@ -417,7 +417,21 @@ function batchNormalization(ctx: OpContext): FloatTensor[] {
   }
   if (opset < 14 && node.outputs.slice(1).some((o) => o !== '')) fail(`training-mode outputs (mean, var...) are not supported (opset ${opset}); export the model in inference/eval mode`);
   if (opset < 9 && attrs.int('spatial', 1) === 0) fail('spatial=0 is not supported');
-  const eps = attrs.float('epsilon', 1e-5);
+  return attrs.float('epsilon', 1e-5);
+}
+
+/** The epsilon of BatchNormalization node `node` (index `index`, opset `opset`); OnnxError for training mode. */
+export function onnxBatchNormEpsilon(node: OnnxNode, index: number, opset: number): number {
+  try {
+    return batchNormEpsilon(new Attrs(node), opset, node);
+  } catch (e) {
+    if (e instanceof NodeError) throw new OnnxError(`${onnxNodeLabel(node, index)} (${node.opType}, opset ${opset}): ${e.message}`);
+    throw e;
+  }
+}
+
+function batchNormalization(ctx: OpContext): FloatTensor[] {
+  const eps = batchNormEpsilon(ctx.attrs, ctx.opset, ctx.node);
   const x = input(ctx, 0, 'X');
   const params = [input(ctx, 1, 'scale'), input(ctx, 2, 'B'), input(ctx, 3, 'mean'), input(ctx, 4, 'var')];
   if (x.dims.length < 2) fail(`X must have shape [N, C, ...], got ${shapeStr(x.dims)}`);
@@ -443,22 +457,20 @@ function batchNormalization(ctx: OpContext): FloatTensor[] {
   return [tensor(x.dims.slice(), res)];
 }
 
-function conv(ctx: OpContext): FloatTensor[] {
-  const { attrs } = ctx;
-  const x = input(ctx, 0, 'X');
-  const w = input(ctx, 1, 'W');
-  const bias = ctx.inputs[2] ?? null;
-  const r = x.dims.length - 2;
-  if (r < 1) fail(`X must have shape [N, C, D1, ...], got ${shapeStr(x.dims)}`);
-  if (w.dims.length !== r + 2) fail(`W has shape ${shapeStr(w.dims)}, expected rank ${r + 2} for X ${shapeStr(x.dims)}`);
-  const [N, C] = x.dims;
-  const [M, Cg] = w.dims;
-  const group = attrs.int('group', 1);
-  if (!Number.isInteger(group) || group < 1 || C % group !== 0 || M % group !== 0) fail(`group ${group} does not divide X's ${C} channels and W's ${M} feature maps`);
-  if (Cg !== C / group) fail(`W has shape ${shapeStr(w.dims)}: ${Cg} input channels per group, but X has ${C} channels in ${group} group(s)`);
-  if (bias && (bias.dims.length !== 1 || bias.dims[0] !== M)) fail(`B has shape ${shapeStr(bias.dims)}, expected [${M}]`);
-  const S = x.dims.slice(2);
-  const Kd = w.dims.slice(2);
+/** Strides, dilations, leading zero padding and output size of a Conv (2 + r)-D input with (2 + r)-D weights. */
+export interface ConvGeometry {
+  strides: number[];
+  dilations: number[];
+  /** Zero padding before each spatial dim (auto_pad resolved). */
+  padBegin: number[];
+  /** Output spatial dims. */
+  out: number[];
+}
+
+function convGeometry(attrs: Attrs, xDims: readonly number[], wDims: readonly number[]): ConvGeometry {
+  const r = xDims.length - 2;
+  const S = xDims.slice(2);
+  const Kd = wDims.slice(2);
   const ks = attrs.ints('kernel_shape');
   if (ks && shapeStr(ks) !== shapeStr(Kd)) fail(`kernel_shape ${shapeStr(ks)} does not match W's spatial dims ${shapeStr(Kd)}`);
   const st = attrs.ints('strides') ?? new Array<number>(r).fill(1);
@@ -484,8 +496,42 @@ function conv(ctx: OpContext): FloatTensor[] {
     } else {
       fail(`auto_pad ${q(autoPad)} is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID`);
     }
-    if (O[d] < 1) fail(`the kernel ${shapeStr(Kd)} (dilations ${shapeStr(dil)}) is larger than the padded input ${shapeStr(x.dims)}`);
+    if (O[d] < 1) fail(`the kernel ${shapeStr(Kd)} (dilations ${shapeStr(dil)}) is larger than the padded input ${shapeStr(xDims)}`);
   }
+  return { strides: st, dilations: dil, padBegin, out: O };
+}
+
+/**
+ * The geometry of Conv node `node` (index `index` in the graph, opset `opset`) on an input of dims `xDims` with
+ * weights of dims `wDims`, as the reference computes it. Throws OnnxError naming the node.
+ */
+export function onnxConvGeometry(node: OnnxNode, index: number, opset: number, xDims: readonly number[], wDims: readonly number[]): ConvGeometry {
+  try {
+    if (xDims.length < 3 || wDims.length !== xDims.length) fail(`X ${shapeStr(xDims)} and W ${shapeStr(wDims)} must both have rank ≥ 3, the same rank`);
+    return convGeometry(new Attrs(node), xDims, wDims);
+  } catch (e) {
+    if (e instanceof NodeError) throw new OnnxError(`${onnxNodeLabel(node, index)} (${node.opType}, opset ${opset}): ${e.message}`);
+    throw e;
+  }
+}
+
+function conv(ctx: OpContext): FloatTensor[] {
+  const { attrs } = ctx;
+  const x = input(ctx, 0, 'X');
+  const w = input(ctx, 1, 'W');
+  const bias = ctx.inputs[2] ?? null;
+  const r = x.dims.length - 2;
+  if (r < 1) fail(`X must have shape [N, C, D1, ...], got ${shapeStr(x.dims)}`);
+  if (w.dims.length !== r + 2) fail(`W has shape ${shapeStr(w.dims)}, expected rank ${r + 2} for X ${shapeStr(x.dims)}`);
+  const [N, C] = x.dims;
+  const [M, Cg] = w.dims;
+  const group = attrs.int('group', 1);
+  if (!Number.isInteger(group) || group < 1 || C % group !== 0 || M % group !== 0) fail(`group ${group} does not divide X's ${C} channels and W's ${M} feature maps`);
+  if (Cg !== C / group) fail(`W has shape ${shapeStr(w.dims)}: ${Cg} input channels per group, but X has ${C} channels in ${group} group(s)`);
+  if (bias && (bias.dims.length !== 1 || bias.dims[0] !== M)) fail(`B has shape ${shapeStr(bias.dims)}, expected [${M}]`);
+  const S = x.dims.slice(2);
+  const Kd = w.dims.slice(2);
+  const { strides: st, dilations: dil, padBegin, out: O } = convGeometry(attrs, x.dims, w.dims);
   const Mg = M / group;
   const sx = strides(S);
   const kn = size(Kd);

@@ -23,6 +23,9 @@
  * float model of the same discrete equations. Switching effects one at a time attributes the chip's deviation
  * from the ideal model to its sources (attribution.ts).
  *
+ * The learning phase runs each rule's statements as JavaScript kernels generated at construction with the
+ * effect switches resolved (ruleFloatKernel.ts; same arithmetic as the reference closures of ruleFloat.ts).
+ *
  * Units: every value is real (STATE integers / 65536, weights w·2^-shift, rule values Q7.24 / 2^24).
  * Effects that need the chip's integers (coefficients, weight shifts, tables, noise gain, fracBits) read them
  * from the compiled Program: the one passed in `options.program` or one compiled from the Network.
@@ -30,14 +33,14 @@
 import { GAUSS_STD, LUT_SEGMENTS, RULE_FRAC_BITS } from '../../emulator/constants.js';
 import { ProgramFitError, UsageError } from '../../emulator/errors.js';
 import { lutFromFunction } from '../../emulator/lut.js';
-import { TERMS, type TermName } from '../../emulator/microcode.js';
+import { TERMS } from '../../emulator/microcode.js';
 import { draw, gauss, Stream, streamKey, tickKey } from '../../emulator/prng.js';
-import { ProbeVariable, RuleTarget, Trigger, type Group, type Lut, type Program, type Projection } from '../../emulator/program.js';
+import { ProbeVariable, Trigger, type Group, type Lut, type Program, type Projection } from '../../emulator/program.js';
 import type { StimulusEvent } from '../../devices/device.js';
 import { ACTIVATIONS, compileNetwork } from '../compiler.js';
 import type { Activation, Network, PopulationSpec, ProjectionSpec, SparseWeights } from '../network.js';
 import { compileRule, type CompiledRule } from '../ruleLanguage.js';
-import { compileRuleFloat, RULE_MAX, RULE_MIN } from './ruleFloat.js';
+import { compileFloatKernel, statementRuns, type FloatKernelStatement, type FloatLearnKernel } from './ruleFloatKernel.js';
 
 // ------------------------------------------------------------------------------------------------ effects
 
@@ -75,6 +78,7 @@ export type TwinVariable =
 
 const S16 = 65536;
 const INV16 = 1 / 65536;
+const INV24 = 2 ** -24;
 /** STATE range in real units. */
 const STATE_MAX = 2147483647 / 65536;
 const STATE_MIN = -32768;
@@ -89,13 +93,19 @@ function activationSpec(a: Activation): { name: string; fn: (x: number) => numbe
   return { name: a, ...s };
 }
 
-function satRule(x: number): number {
-  return x > RULE_MAX ? RULE_MAX : x < RULE_MIN ? RULE_MIN : x;
-}
-
 /** Round half up to the grid 2^-bits (docs/chip.md §2 rounding rule, in real units). */
 function rh(x: number, bits: number): number {
   return Math.floor(x * 2 ** bits + 0.5) * 2 ** -bits;
+}
+
+/** rh(x, 16) with the powers of two as literals (the tick loop's STATE rounding). */
+function rh16(x: number): number {
+  return Math.floor(x * 65536 + 0.5) * INV16;
+}
+
+/** rh(x, 24). */
+function rh24(x: number): number {
+  return Math.floor(x * 16777216 + 0.5) * INV24;
 }
 
 /** The twin's own streams (ids outside the chip's 1..3, so its draws are independent of the chip's). */
@@ -137,6 +147,9 @@ interface TGroup {
   reset: number;
   refractory: number;
   payloadShift: number;
+  /** 2^(16 − payloadShift) and its inverse: the payload grid. */
+  payloadScale: number;
+  payloadInv: number;
   payloadMax: number;
   payloadMin: number;
   nudge: 'none' | 'teacher' | 'target';
@@ -181,15 +194,6 @@ interface TGroup {
   twinSpikeKey: number;
 }
 
-interface TStatement {
-  trigger: Trigger;
-  epochShift: number;
-  target: RuleTarget;
-  eval: () => number;
-  chipRoundKey: number;
-  twinRoundKey: number;
-}
-
 interface TProjection {
   spec: ProjectionSpec;
   index: number;
@@ -223,9 +227,10 @@ interface TProjection {
   wScale: number;
   accScale: number;
   sa: number;
-  statements: TStatement[];
-  /** Synapse context of the statement being evaluated. */
-  ctx: { i: number; j: number; k: number };
+  /** 2^−updateShift: the weight statements' Δ is applied scaled by this (§11.4). */
+  updateScale: number;
+  /** The rule's statements compiled into kernels (ruleFloatKernel.ts), one per run of same-trigger statements. */
+  kernels: FloatLearnKernel[];
 }
 
 // ------------------------------------------------------------------------------------------------ the twin
@@ -284,7 +289,7 @@ export class FloatTwin {
   // ---------------------------------------------------------------------------------------------- build
 
   private st(x: number): number {
-    return this.fx.rnd ? rh(x, 16) : x;
+    return this.fx.rnd ? rh16(x) : x;
   }
 
   private buildGroup(spec: PopulationSpec, index: number, basalRateUsed: boolean, chipSeed: number): TGroup {
@@ -308,7 +313,10 @@ export class FloatTwin {
       if (fx.lut) {
         const table: Lut = pg && pg.lut >= 0 ? this.program!.body.luts[pg.lut] : lutFromFunction(a.name, a.fn, a.xMin, a.stepLog2);
         phi = lutPhi(table, fx.rnd);
-      } else phi = fx.rnd ? (x) => rh(a.fn(x), 16) : a.fn;
+      } else {
+        const fn = a.fn;
+        phi = fx.rnd ? (x) => rh16(fn(x)) : fn;
+      }
     } else if (!isInput && (output === 'graded' || output === 'stochastic')) {
       throw new UsageError(`population "${spec.name}": ${output} output needs an activation`);
     }
@@ -360,6 +368,8 @@ export class FloatTwin {
       reset: state(spec.reset ?? 0, pg?.reset),
       refractory: spec.refractory ?? 0,
       payloadShift,
+      payloadScale: 2 ** payloadFrac,
+      payloadInv: 2 ** -payloadFrac,
       payloadMax: 32767 * 2 ** -payloadFrac,
       payloadMin: -32768 * 2 ** -payloadFrac,
       nudge,
@@ -474,9 +484,9 @@ export class FloatTwin {
       accMin: -top * 2 ** -shift,
       wScale: 2 ** shift,
       accScale: 2 ** (shift + fracBits),
-      sa: RULE_FRAC_BITS - shift - fracBits,
-      statements: [],
-      ctx: { i: 0, j: 0, k: 0 },
+      sa: RULE_FRAC_BITS - shift - fracBits + (pl?.updateShift ?? 0),
+      updateScale: 2 ** -(pl?.updateShift ?? 0),
+      kernels: [],
     };
     if (kind === 'sparse' && rule?.statements.some((s) => s.trigger === Trigger.Post)) {
       const colCount = new Uint32Array(nPost);
@@ -498,67 +508,19 @@ export class FloatTwin {
       p.colRow = colRow;
     }
     if (rule) {
-      const reader = this.termReader(p);
-      p.statements = rule.ast.statements.map((s, si) => ({
+      const statements: FloatKernelStatement[] = rule.ast.statements.map((s, si) => ({
         trigger: s.trigger,
         epochShift: s.epochShift,
         target: s.target,
-        eval: compileRuleFloat(s.expr, reader, { rounding: fx.rnd, saturation: fx.sat }),
+        expr: s.expr,
         chipRoundKey: streamKey(chipSeed, Stream.Round, (index << 3) | si),
         twinRoundKey: streamKey(this.seed, TWIN_ROUND, (index << 3) | si),
       }));
+      const effects = { weightQuantisation: fx.wq, rounding: fx.rnd, saturation: fx.sat, prngNoise: fx.prng };
+      const constants = { ...p, lowpass: p.lo ? p.lowpass : null };
+      p.kernels = statementRuns(statements).map(([a, b]) => compileFloatKernel(statements.slice(a, b), constants, effects, p));
     }
     return p;
-  }
-
-  /** Term values for the synapse in p.ctx, converted as the chip converts them to Q7.24. */
-  private termReader(p: TProjection): (name: TermName) => () => number {
-    const c = p.ctx;
-    const fx = this.fx;
-    const sat = fx.sat ? (x: number) => (x > RULE_MAX ? RULE_MAX : x < RULE_MIN ? RULE_MIN : x) : (x: number) => x;
-    const zero = () => 0;
-    return (name) => {
-      if (name === 'reward') return () => sat(this.reward);
-      if (name === 'syn.tag') return () => p.tag![c.k];
-      if (name === 'syn.w') {
-        const acc = () => p.acc![c.k];
-        // The accumulator in real weight units, rounded to Q7.24 where it is finer than that grid.
-        if (fx.rnd && p.shift + p.fracBits > RULE_FRAC_BITS) return () => sat(rh(acc(), RULE_FRAC_BITS));
-        return () => sat(acc());
-      }
-      const [level, field] = name.split('.') as ['pre' | 'post', string];
-      const pre = level === 'pre';
-      const g = pre ? p.pre : p.post;
-      if (field === 'spike') {
-        const sp = g.spike;
-        return pre ? () => (sp[c.i] ? 1 : 0) : () => (sp[c.j] ? 1 : 0);
-      }
-      const arr: Float64Array | null =
-        field === 'rate'
-          ? g.rate
-          : field === 'x1'
-            ? g.tx1
-            : field === 'x2'
-              ? g.tx2
-              : field === 'hp'
-                ? g.hp
-                : field === 'basal_rate'
-                  ? g.basalRate
-                  : field === 'basal'
-                    ? g.vB
-                    : field === 'apical'
-                      ? g.vA
-                      : field === 'soma'
-                        ? g.u
-                        : field === 'prosp'
-                          ? g.prosp
-                          : field === 'noise'
-                            ? g.xi
-                            : null;
-      if (!arr) return zero;
-      if (fx.sat) return pre ? () => satRule(arr[c.i]) : () => satRule(arr[c.j]);
-      return pre ? () => arr[c.i] : () => arr[c.j];
-    };
   }
 
   // ---------------------------------------------------------------------------------------------- host I/O
@@ -574,24 +536,31 @@ export class FloatTwin {
    * `rounding` on, values are put on the STATE grid as the host's conversion to the chip would.
    */
   setInput(name: string, values: ArrayLike<number>): void {
+    this.writeInput(name, values, 1);
+  }
+
+  /** setInput of `values` × `scale` (not applied to spikes; x · 1 is x exactly). */
+  private writeInput(name: string, values: ArrayLike<number>, scale: number): void {
     const port = this.port(name);
-    const conv = (x: number) => {
-      let v = this.st(x);
-      if (this.fx.sat) v = Math.max(STATE_MIN, Math.min(STATE_MAX, v));
-      return v;
-    };
     if (port.kind === 'reward') {
-      this.reward = conv(values[0]);
+      this.reward = this.inputValue(values[0] * scale);
       return;
     }
     const g = port.group!;
     if (values.length !== g.n) throw new UsageError(`input port "${name}" takes ${g.n} values, got ${values.length}`);
-    if (port.kind === 'rate') for (let j = 0; j < g.n; j++) g.inRate![j] = conv(values[j]);
+    if (port.kind === 'rate') for (let j = 0; j < g.n; j++) g.inRate![j] = this.inputValue(values[j] * scale);
     else if (port.kind === 'spikes') for (let j = 0; j < g.n; j++) g.inSpike![j] = values[j] ? 1 : 0;
     else {
-      for (let j = 0; j < g.n; j++) g.target![j] = conv(values[j]);
+      for (let j = 0; j < g.n; j++) g.target![j] = this.inputValue(values[j] * scale);
       g.targetValid = true;
     }
+  }
+
+  /** A host value as the chip receives it: on the STATE grid with `rounding`, clamped with `saturation`. */
+  private inputValue(x: number): number {
+    let v = this.st(x);
+    if (this.fx.sat) v = Math.max(STATE_MIN, Math.min(STATE_MAX, v));
+    return v;
   }
 
   /** Removes the nudging target of a target port (the group runs free). */
@@ -604,8 +573,7 @@ export class FloatTwin {
   /** Applies one host write given as for a Device (STATE integers, converted by /65536; spikes 0/1; null clears). */
   applyStimulus(ev: StimulusEvent): void {
     if (ev.values === null) return this.clearTarget(ev.port);
-    const port = this.port(ev.port);
-    this.setInput(ev.port, port.kind === 'spikes' ? ev.values : ev.values.map((v) => v * INV16));
+    this.writeInput(ev.port, ev.values, INV16);
   }
 
   // ---------------------------------------------------------------------------------------------- tick
@@ -625,7 +593,7 @@ export class FloatTwin {
       this.traces(g);
     }
     for (const p of this.projections) this.route(p, t);
-    for (const p of this.projections) if (p.statements.length) this.learn(p, t);
+    for (const p of this.projections) for (const kernel of p.kernels) kernel(p, t, this.reward);
     this.tick = t + 1;
   }
 
@@ -644,7 +612,7 @@ export class FloatTwin {
   }
 
   private payloadOf(g: TGroup, r: number): number {
-    let p = this.fx.rnd ? rh(r, 16 - g.payloadShift) : r;
+    let p = this.fx.rnd ? Math.floor(r * g.payloadScale + 0.5) * g.payloadInv : r;
     if (this.fx.sat) p = p > g.payloadMax ? g.payloadMax : p < g.payloadMin ? g.payloadMin : p;
     return p;
   }
@@ -674,8 +642,6 @@ export class FloatTwin {
 
   private neuronGroup(g: TGroup, t: number): void {
     const fx = this.fx;
-    const st = (x: number) => (fx.rnd ? rh(x, 16) : x);
-    const satS = (x: number) => this.satS(x);
     const n = g.n;
     const inc = g.incoming;
     const tkN = g.xi ? tickKey(fx.prng ? g.chipNoiseKey : g.twinNoiseKey, t) : 0;
@@ -687,31 +653,32 @@ export class FloatTwin {
       let iB = 0;
       let iA = 0;
       let iS = 0;
-      for (const p of inc) {
+      for (let q = 0; q < inc.length; q++) {
+        const p = inc[q];
         const slot = (t % p.delay) * n + j;
         const x = p.ring[slot];
         if (x === 0) continue;
         p.ring[slot] = 0;
-        const i = st(x);
+        const i = this.st(x);
         if (p.target === 'basal') iB += i;
         else if (p.target === 'apical') iA += i;
         else iS += i;
       }
-      iB = satS(iB);
-      iA = satS(iA);
-      iS = satS(iS);
+      iB = this.satS(iB);
+      iA = this.satS(iA);
+      iS = this.satS(iS);
       // §5.2 dendrites.
       let xB = 0;
       let xA = 0;
       if (g.vB) {
         let v = g.vB[j];
-        v = satS(v - st(g.decayB * v) + iB);
+        v = this.satS(v - this.st(g.decayB * v) + iB);
         g.vB[j] = v;
         xB = v;
       }
       if (g.vA) {
         let v = g.vA[j];
-        v = satS(v - st(g.decayA * v) + iA);
+        v = this.satS(v - this.st(g.decayA * v) + iA);
         g.vA[j] = v;
         xA = v;
       }
@@ -720,16 +687,16 @@ export class FloatTwin {
         let incr: number;
         if (fx.prng) {
           const N = gauss(draw(tkN, 2 * j), draw(tkN, 2 * j + 1));
-          incr = fx.rnd ? rh(g.noiseGainQ * N * 2 ** -40, 16) : (g.noiseS * N) / GAUSS_STD;
+          incr = fx.rnd ? rh16(g.noiseGainQ * N * 2 ** -40) : (g.noiseS * N) / GAUSS_STD;
         } else {
           const N = boxMuller(draw(tkN, 2 * j), draw(tkN, 2 * j + 1));
-          incr = fx.rnd ? rh(g.noiseGainQ * GAUSS_STD * 2 ** -40 * N, 16) : g.noiseS * N;
+          incr = fx.rnd ? rh16(g.noiseGainQ * GAUSS_STD * 2 ** -40 * N) : g.noiseS * N;
         }
         let xi = g.xi[j];
-        xi = satS(xi - st(g.noiseDecay * xi) + incr);
+        xi = this.satS(xi - this.st(g.noiseDecay * xi) + incr);
         g.xi[j] = xi;
-        if (g.noiseTarget === 'basal') xB = satS(xB + xi);
-        else if (g.noiseTarget === 'apical') xA = satS(xA + xi);
+        if (g.noiseTarget === 'basal') xB = this.satS(xB + xi);
+        else if (g.noiseTarget === 'apical') xA = this.satS(xA + xi);
         else iS += xi;
       }
       // §5.4 soma (binary neurons in refractoriness hold u and ŭ).
@@ -748,14 +715,14 @@ export class FloatTwin {
           kT += g.kN;
         }
         S -= kT * uj;
-        let D = (fx.rnd ? rh(S, 24) : S) + iS;
+        let D = (fx.rnd ? rh24(S) : S) + iS;
         if (fx.sat) D = D > DRIVE_MAX ? DRIVE_MAX : D < DRIVE_MIN ? DRIVE_MIN : D;
-        const un = satS(uj + st(D));
+        const un = this.satS(uj + this.st(D));
         g.u[j] = un;
-        g.prosp[j] = g.prospGain > 0 ? satS(uj + st(g.prospGain * D)) : un;
+        g.prosp[j] = g.prospGain > 0 ? this.satS(uj + this.st(g.prospGain * D)) : un;
       }
       // §5.5 basal prediction.
-      if (g.basalRate) g.basalRate[j] = phi ? phi(g.vB ? st(g.basalPred * g.vB[j]) : 0) : 0;
+      if (g.basalRate) g.basalRate[j] = phi ? phi(g.vB ? this.st(g.basalPred * g.vB[j]) : 0) : 0;
       // §6 fire.
       let r: number;
       switch (g.output) {
@@ -813,20 +780,25 @@ export class FloatTwin {
 
   /** §9 traces, after fire. */
   private traces(g: TGroup): void {
-    const st = (x: number) => this.st(x);
-    for (let j = 0; j < g.n; j++) {
-      const r = g.rate[j];
-      const tr = (arr: Float64Array, k: number, A: number) => {
-        const x = arr[j];
-        arr[j] = g.spiking ? this.satS(x - st(k * x) + (g.spike[j] ? A : 0)) : this.satS(x + st(k * this.satS(r - x)));
-      };
-      if (g.tx1) tr(g.tx1, g.x1!.k, g.x1!.A);
-      if (g.tx2) tr(g.tx2, g.x2!.k, g.x2!.A);
-      if (g.hp) {
-        const h = g.hp[j];
-        g.hp[j] = this.satS(h + (r - g.ratePrev![j]) - st(g.hpK * h));
-        g.ratePrev![j] = r;
+    if (g.tx1) this.trace(g, g.tx1, g.x1!.k, g.x1!.A);
+    if (g.tx2) this.trace(g, g.tx2, g.x2!.k, g.x2!.A);
+    if (g.hp) {
+      const hp = g.hp;
+      const ratePrev = g.ratePrev!;
+      for (let j = 0; j < g.n; j++) {
+        const r = g.rate[j];
+        const h = hp[j];
+        hp[j] = this.satS(h + (r - ratePrev[j]) - this.st(g.hpK * h));
+        ratePrev[j] = r;
       }
+    }
+  }
+
+  /** One x trace of a group: spike-driven (impulse A) for spiking groups, else a low-pass of the rate. */
+  private trace(g: TGroup, arr: Float64Array, k: number, A: number): void {
+    for (let j = 0; j < g.n; j++) {
+      const x = arr[j];
+      arr[j] = g.spiking ? this.satS(x - this.st(k * x) + (g.spike[j] ? A : 0)) : this.satS(x + this.st(k * this.satS(g.rate[j] - x)));
     }
   }
 
@@ -847,75 +819,6 @@ export class FloatTwin {
       else if (p.kind === 'sparse') for (let k = p.rowPtr![i]; k < p.rowPtr![i + 1]; k++) ring[base + p.cols![k]] += w[k] * x;
       else ring[base + i] += w[i] * x;
     }
-  }
-
-  /** §11: statements in source order, each over the synapses its trigger selects. */
-  private learn(p: TProjection, t: number): void {
-    const c = p.ctx;
-    const N = p.nPre;
-    const M = p.nPost;
-    for (const s of p.statements) {
-      const visit = (i: number, j: number, k: number) => {
-        c.i = i;
-        c.j = j;
-        c.k = k;
-        this.apply(p, s, s.eval(), t, k);
-      };
-      if (s.trigger === Trigger.Epoch && ((t + 1) & ((1 << s.epochShift) - 1)) !== 0) continue;
-      switch (s.trigger) {
-        case Trigger.Epoch:
-        case Trigger.Tick:
-          if (p.kind === 'dense') for (let j = 0; j < M; j++) for (let i = 0; i < N; i++) visit(i, j, j * N + i);
-          else if (p.kind === 'sparse') for (let i = 0; i < N; i++) for (let k = p.rowPtr![i]; k < p.rowPtr![i + 1]; k++) visit(i, p.cols![k], k);
-          else for (let i = 0; i < N; i++) visit(i, i, i);
-          break;
-        case Trigger.Pre:
-          for (let e = 0; e < p.pre.evCount; e++) {
-            const i = p.pre.evIdx[e];
-            if (p.kind === 'dense') for (let j = 0; j < M; j++) visit(i, j, j * N + i);
-            else if (p.kind === 'sparse') for (let k = p.rowPtr![i]; k < p.rowPtr![i + 1]; k++) visit(i, p.cols![k], k);
-            else visit(i, i, i);
-          }
-          break;
-        case Trigger.Post:
-          for (let e = 0; e < p.post.evCount; e++) {
-            const j = p.post.evIdx[e];
-            if (p.kind === 'dense') for (let i = 0; i < N; i++) visit(i, j, j * N + i);
-            else if (p.kind === 'sparse') for (let q = p.colPtr![j]; q < p.colPtr![j + 1]; q++) visit(p.colRow![q], j, p.colSyn![q]);
-            else visit(j, j, j);
-          }
-          break;
-      }
-    }
-  }
-
-  /** §11.4: Δ to the tag, or (low-passed) into the accumulator and the forward weight. */
-  private apply(p: TProjection, s: TStatement, delta: number, t: number, k: number): void {
-    const fx = this.fx;
-    if (s.target === RuleTarget.Tag) {
-      p.tag![k] = fx.sat ? satRule(p.tag![k] + delta) : p.tag![k] + delta;
-      return;
-    }
-    let D = delta;
-    if (p.lo) {
-      const l = p.lo[k];
-      const inc = p.lowpass * (fx.sat ? satRule(D - l) : D - l);
-      D = l + (fx.rnd ? rh(inc, RULE_FRAC_BITS) : inc);
-      if (fx.sat) D = satRule(D);
-      p.lo[k] = D;
-    }
-    let d = D;
-    // Onto the accumulator grid 2^-(shift + f) where it is coarser than the Q7.24 grid (sa > 0).
-    if (fx.wq && p.sa > 0) {
-      if (p.stochastic) {
-        const u = fx.prng ? (draw(tickKey(s.chipRoundKey, t), k) >>> (32 - p.sa)) * 2 ** -p.sa : draw(tickKey(s.twinRoundKey, t), k) / TWO32;
-        d = Math.floor(D * p.accScale + u) / p.accScale;
-      } else d = Math.floor(D * p.accScale + 0.5) / p.accScale;
-    }
-    let a = p.acc![k] + d;
-    if (fx.sat) a = a > p.accMax ? p.accMax : a < p.accMin ? p.accMin : a;
-    p.acc![k] = a;
-    p.w[k] = fx.wq ? Math.floor(a * p.wScale + 0.5) / p.wScale : a;
   }
 
   // ---------------------------------------------------------------------------------------------- reads
@@ -983,6 +886,23 @@ export class FloatTwin {
     return src ? Float64Array.from(src) : new Float64Array(g.n);
   }
 
+  /**
+   * Overwrites a projection's weights (real, storage order) and its accumulator: a host weight write, which the
+   * chip's Device interface does not have (the backprop reference keeps B = Wᵀ with it on the twin).
+   */
+  setWeights(projection: string, values: ArrayLike<number>): void {
+    const p = this.projection(projection);
+    if (values.length !== p.w.length) throw new UsageError(`${projection}: ${values.length} weights given, the projection has ${p.w.length}`);
+    p.w.set(values);
+    p.acc?.set(values);
+  }
+
+  /** [postsynaptic size, presynaptic size] of a projection. */
+  shape(projection: string): [rows: number, cols: number] {
+    const p = this.projection(projection);
+    return [p.nPost, p.nPre];
+  }
+
   /** Forward weights in real units, in the chip's storage order (dense post-major W[j·nPre + i]). */
   weights(projection: string): Float64Array {
     return this.projection(projection).w.slice();
@@ -1003,10 +923,15 @@ export class FloatTwin {
     return this.projection(projection).lo?.slice() ?? null;
   }
 
-  /** Events emitted by a group in the last tick (indices). */
+  /** Events emitted by a group in the last tick (indices; a copy). */
   events(groupName: string): Int32Array {
     const g = this.group(groupName);
     return g.evIdx.slice(0, g.evCount);
+  }
+
+  /** Number of events a group emitted in the last tick (events(group).length without the copy). */
+  eventCount(groupName: string): number {
+    return this.group(groupName).evCount;
   }
 
   /** Weight exponent of a projection (NaN when the twin runs without a Program). */

@@ -12,6 +12,9 @@
  * result is rounded to the Q7.24 grid (2^-24, half up), every MULC uses the 23-bit mantissa m/2^s of its
  * constant and rounds, and every CONST is round(c·2^24)/2^24; with `saturation` on, every register result is
  * clamped to the Q7.24 range [−128, 128 − 2^-24].
+ *
+ * This closure form is the reference semantics: the twin runs the same arithmetic as generated straight-line
+ * code (ruleFloatKernel.ts), which test/twinFloat.test.ts checks against `compileRuleFloat` bit for bit.
  */
 import { RULE_FRAC_BITS } from '../../emulator/constants.js';
 import { mulShiftRound } from '../../emulator/fixedPoint.js';
