@@ -34,8 +34,8 @@ const deg = (x: number | null | undefined) => (x === null || x === undefined || 
 
 export async function runDemo(opts: DemoOptions): Promise<{ json: unknown; text: string }> {
   const t0 = performance.now();
-  const epochs = opts.epochs ?? 5;
-  const twinEpochs = opts.twinEpochs ?? 2;
+  const epochs = opts.epochs ?? 6;
+  const twinEpochs = opts.twinEpochs ?? epochs;
   const config = digitsConfig('pal', 1);
   const { layout, program } = buildClassifierCircuit(config);
   writeProgramFile(opts.out, program);

@@ -157,9 +157,9 @@ export function buildCli(): Command {
     .option('--json', 'machine-readable output')
     .option('--out <file>', 'where to write the demo Program', 'demo.apx')
     .option('--report <dir>', 'where to write the fidelity report', 'apical-report')
-    .option('--epochs <n>', 'training epochs on the chip', positiveInt, 5)
-    .option('--twin-epochs <n>', 'training epochs of the float twin (0 = skip)', nonNegativeInt, 2)
-    .action(async (o: { json?: boolean; out: string; report: string; epochs: number; twinEpochs: number }) => {
+    .option('--epochs <n>', 'training epochs on the chip', positiveInt, 6)
+    .option('--twin-epochs <n>', 'training epochs of the float twin (0 = skip; default: --epochs)', nonNegativeInt)
+    .action(async (o: { json?: boolean; out: string; report: string; epochs: number; twinEpochs?: number }) => {
       const bar = progressBar('demo');
       let stage = '';
       let result;

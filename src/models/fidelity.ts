@@ -9,7 +9,7 @@
  *             accuracy per epoch
  *   backprop  the equivalent feed-forward network (steady state v̂_k = c_k·W_k r_{k−1}, logistic, no biases)
  *             from the same initial weights, trained with per-sample backprop on ½‖φ(v̂_N) − r_tgt‖²
- *             (targets 0.9/0.1): its test accuracy per epoch
+ *             (targets 0.9/0.1), η = 2 annealed with the circuit's schedule: its test accuracy per epoch
  *   attribution  the twin rerun over one window from the initial state with one fixed-point effect at a time
  *             (weightQuantisation, rounding, saturation, lut, prngNoise; twin/attribution.ts): the distance is
  *             ‖W_twin − W_chip‖ / ‖ΔW_chip‖ over all forward weights after the window
@@ -60,14 +60,15 @@ export interface FidelitySummary {
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
 /** Per-sample backprop of the equivalent feed-forward network; test accuracy after every epoch. */
-export function trainBackpropReference(init: { rows: number; cols: number; data: Float64Array }[], gains: number[], epochs: number, seed: number, eta = 0.5): number[] {
+export function trainBackpropReference(init: { rows: number; cols: number; data: Float64Array }[], gains: number[], epochs: number, seed: number, eta = 2): number[] {
   const split = digitsSplit();
   const layers: DenseLayer[] = init.map((W, k) => ({ nIn: W.cols, nOut: W.rows, W: W.data.map((v) => v * gains[k]), b: null, activation: 'sigmoid' }));
   const targets = classTargets(10, 0.9, 0.1).map((t, c) => t.map((_, j) => (j === c ? 0.9 : 0.1)));
   const acc: number[] = [];
   for (let e = 1; e <= epochs; e++) {
     const order = new SeededRandom(seed * 1000 + e).shuffle(Array.from({ length: split.train.x.length }, (_, i) => i));
-    for (const s of order) trainStep(layers, [split.train.x[s]], [targets[split.train.y[s]]], eta);
+    const rate = eta * DIGITS_RATE_SCHEDULE(e, epochs);
+    for (const s of order) trainStep(layers, [split.train.x[s]], [targets[split.train.y[s]]], rate);
     let correct = 0;
     for (let s = 0; s < split.test.x.length; s++) {
       const out = bpForward(layers, split.test.x[s]).activations[layers.length];
@@ -217,7 +218,7 @@ export async function runFidelity(opts: FidelityOptions = {}): Promise<FidelityS
     attribution: attribution ?? undefined,
     notes: [
       `∠(ΔW_chip, ΔW_twin) and ∠(ΔW_chip, ΔW_bp): over the first ${opts.windowSamples ?? 100} presentations of every epoch, the twin and backprop started from the chip's weights at the window start; the twin draws the chip's noise (effect prngNoise), the "own noise" column uses a twin with its own Gaussian noise`,
-      'backprop: the equivalent feed-forward network (steady state of the circuit, logistic, no biases), per-sample SGD η = 0.5 on ½‖r − r_tgt‖² from the same initial weights',
+      'backprop: the equivalent feed-forward network (steady state of the circuit, logistic, no biases), per-sample SGD η = 2 on ½‖r − r_tgt‖² from the same initial weights, annealed with the same schedule as the circuit',
       `the digits split: data/digits.csv.gz, SeededRandom(0), 1437 train / 360 test`,
     ],
   };
