@@ -344,6 +344,25 @@ describe('train and fidelity', () => {
     expect(out.layers).toEqual([64, 40, 10]);
   }, 100_000);
 
+  it('fidelity --json: per-layer angles, apical norm, attribution per effect, and the files it wrote', async () => {
+    const out = json(await apicalWithin(90_000, 'fidelity', '--epochs', '1', '--twin-epochs', '0', '--out', t('fidelity'), '--json'));
+    const layers = out.layers as Record<string, unknown>[];
+    expect(layers.map((l) => l.name)).toEqual(['hidden 1 (W1, B1)', 'output (W2)']);
+    for (const l of layers) for (const k of ['angleBWt', 'angleDwTwin', 'angleDwBackprop']) expect(l, k).toHaveProperty(k);
+    expect(layers[0].angleBWt as number).toBeGreaterThan(0);
+    expect(layers[1].angleBWt).toBeNull(); // the output has no feedback weights
+    // The twin draws the chip's noise: the hidden layer's update differs from the chip's by a few degrees only.
+    expect(layers[0].angleDwTwin as number).toBeLessThan(20);
+    expect((out.apicalNorm as number[]).length).toBe(1);
+    const attribution = out.attribution as { effect: string; value: number }[];
+    for (const e of ['weightQuantisation', 'rounding', 'saturation', 'lut', 'prngNoise']) expect(attribution.some((a) => a.effect.startsWith(e))).toBe(true);
+    const allOff = attribution.find((a) => a.effect.startsWith('all effects off'))!.value;
+    const allOn = attribution.find((a) => a.effect.startsWith('all effects on'))!.value;
+    expect(allOn).toBeLessThan(allOff);
+    const files = out.files as { report: string; json: string; plots: string[] };
+    for (const f of [files.report, files.json, ...files.plots]) expect(existsSync(f), f).toBe(true);
+  }, 100_000);
+
   it('bad choices are exit 2 with one line naming the problem', async () => {
     expectUserError(await apical('train', '--circuit', 'perceptron'), /unknown circuit "perceptron"/);
     expectUserError(await apical('train', '--rule', 'hebb'), /unknown rule "hebb"/, /pal, sal, fa, bp/);
@@ -357,6 +376,9 @@ describe('train and fidelity', () => {
     expectUserError(await apical('train', '--init', notOnnx), /not\.onnx|ONNX|onnx/);
     expectUserError(await apical('train', '--init', t('missing.onnx')), /cannot read/);
     expectUserError(await apical('fidelity', '--rule', 'sal'), /unknown rule "sal"/);
+    const badData = t('digits-bad.csv');
+    writeFileSync(badData, '0,1,2,three\n');
+    expectUserError(await apical('train', '--task', 'digits', '--data', badData), /digits-bad\.csv/);
   }, 60_000); // ten CLI processes
 });
 

@@ -68,7 +68,11 @@ describe('digits data set', () => {
       expect((err as Error).message).toMatch(re);
       expect((err as Error).message).not.toContain('\n');
     };
-    expectOneLine(() => loadDigits(notGz), /is not a gzip file/);
+    // Plain text is read as CSV (the file may be gzipped or not); a gzip header with a broken stream is named as such.
+    expectOneLine(() => loadDigits(notGz), /line 1: 1 fields, expected 65/);
+    const brokenGz = join(dir, 'c.csv.gz');
+    writeFileSync(brokenGz, gzipSync('1,2,3\n').subarray(0, 12));
+    expectOneLine(() => loadDigits(brokenGz), /is not a valid gzip file/);
     expectOneLine(() => loadDigits(join(dir, 'missing.csv.gz')), /cannot read .*ENOENT/);
     const short = join(dir, 'b.csv.gz');
     writeFileSync(short, gzipSync('1,2,3\n'));

@@ -63,10 +63,11 @@ export function registerTrainCommand(program: Command): void {
     .option('--engine <name>', 'engine: chip (bit-exact emulator) or twin (float64)', 'chip')
     .option('--epochs <n>', 'epochs (digits) or simulated seconds (alignment, teacher)', positiveInt)
     .option('--seed <n>', 'seed of weights, chip PRNG and shuffles', nonNegativeInt)
-    .option('--hidden <sizes>', 'hidden layer sizes for digits, e.g. 40 or 30,20', layerSizes)
+    .option('--hidden <sizes>', 'hidden layer sizes for digits (default 100), e.g. 40 or 30,20', layerSizes)
     .option('--init <model.onnx>', 'digits: start from the forward weights of an ONNX MLP (fine-tuning)')
+    .option('--data <file>', 'digits: the data file (CSV or .csv.gz, 65 integers per line: 64 pixels 0..16, label)')
     .option('--json', 'machine-readable output')
-    .action(async (o: { circuit: string; rule: string; task: string; engine: string; epochs?: number; seed?: number; hidden?: number[]; init?: string; json?: boolean }) => {
+    .action(async (o: { circuit: string; rule: string; task: string; engine: string; epochs?: number; seed?: number; hidden?: number[]; init?: string; data?: string; json?: boolean }) => {
       let init;
       if (o.init) {
         let bytes: Uint8Array;
@@ -90,6 +91,7 @@ export function registerTrainCommand(program: Command): void {
           seed: o.seed,
           hidden: init ? init.hidden : o.hidden,
           init: init?.forward,
+          data: o.data,
           initAccuracy: init?.accuracy,
           onProgress: (d, t) => bar.update(d, t),
           onRecord: (r) => records.push(r),

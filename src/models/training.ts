@@ -56,6 +56,8 @@ export interface TrainSpec {
   init?: MicrocircuitWeights['forward'];
   /** Accuracy of the imported model (reported next to the fine-tuned one). */
   initAccuracy?: number;
+  /** Digits task: the data file (CSV or .csv.gz, 65 integers per line: 64 pixels 0..16 and the label; default data/digits.csv.gz), split as documented. */
+  data?: string;
   /** Device for engine 'chip' (default: a fresh EmulatorDevice). */
   device?: Device;
   onProgress?: (done: number, total: number) => void;
@@ -122,6 +124,7 @@ export async function train(spec: TrainSpec): Promise<TrainReport> {
   if (spec.epochs !== undefined && !(Number.isInteger(spec.epochs) && spec.epochs >= 1)) throw new TrainError(`epochs must be an integer ≥ 1, got ${spec.epochs}`);
   for (const h of spec.hidden ?? []) if (!(Number.isInteger(h) && h >= 1)) throw new TrainError(`a layer size must be an integer ≥ 1, got ${h}`, 'give --hidden as positive integers, e.g. 40 or 30,20');
   if (spec.init && task !== 'digits') throw new TrainError('--init seeds the digits classifier only', 'use --task digits with --init');
+  if (spec.data && task !== 'digits') throw new TrainError('--data is the digits task\'s data file', 'use --task digits with --data');
   if (task === 'digits') return trainDigits(spec, rule, engine);
   if (task === 'alignment') return trainAlignment(spec, rule, engine);
   return trainTeacher(spec, rule, engine);
@@ -163,7 +166,7 @@ async function trainDigits(spec: TrainSpec, rule: TrainRule, engineName: TrainEn
       }
     });
   }
-  const split = digitsSplit();
+  const split = digitsSplit({ path: spec.data });
   const built = buildClassifierCircuit(config);
   const { layout, network } = built;
   let program = built.program;

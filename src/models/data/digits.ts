@@ -87,13 +87,17 @@ export function loadDigits(path?: string): DigitsSet {
   } catch (e) {
     throw new DatasetError(`cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }
-  let text: string;
-  try {
-    text = gunzipSync(bytes).toString('utf8');
-  } catch (e) {
-    throw new DatasetError(`${p} is not a gzip file (${String((e as Error).message).split('\n')[0]})`);
+  // gzip (magic 1f 8b) or plain CSV text.
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    let text: string;
+    try {
+      text = gunzipSync(bytes).toString('utf8');
+    } catch (e) {
+      throw new DatasetError(`${p} is not a valid gzip file (${String((e as Error).message).split('\n')[0]})`);
+    }
+    return parseDigitsCsv(text, p);
   }
-  return parseDigitsCsv(text, p);
+  return parseDigitsCsv(bytes.toString('utf8'), p);
 }
 
 /**
