@@ -82,8 +82,8 @@ function parseOutput(out: string): NativeRun {
 
 /** A Program and its stimulus written to a temporary directory, ready for apx_bench runs. */
 export interface NativeJob {
-  /** Runs apx_bench once with `repeats` repeats; throws with apx_bench's message on failure. */
-  run(ticks: number, repeats: number): NativeRun;
+  /** Runs apx_bench once with `repeats` repeats (per-tick digests on unless `digests` is false); throws with apx_bench's message on failure. */
+  run(ticks: number, repeats: number, digests?: boolean): NativeRun;
   dispose(): void;
 }
 
@@ -94,8 +94,8 @@ export function prepareNative(bin: string, program: Program, stimulus: StimulusE
   writeFileSync(apx, encodeProgram(program, { validate: false }));
   writeFileSync(stim, stimulusText(stimulus));
   return {
-    run(ticks: number, repeats: number): NativeRun {
-      const r = spawnSync(bin, [apx, String(ticks), String(repeats), stim], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    run(ticks: number, repeats: number, digests = true): NativeRun {
+      const r = spawnSync(bin, [apx, String(ticks), String(repeats), stim, ...(digests ? [] : ['--no-digests'])], { encoding: 'utf8', maxBuffer: 1 << 20 });
       if (r.error) throw new Error(`cannot run ${bin}: ${r.error.message}`);
       if (r.status !== 0) throw new Error(`apx_bench failed (status ${r.status}): ${r.stderr.trim()}`);
       return parseOutput(r.stdout);

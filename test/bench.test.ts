@@ -37,7 +37,7 @@ describe('apical bench --quick report', () => {
         expect(w.native!.digestsEqual, w.name).toBe(true);
         expect(w.native!.arenaBytesPerSynapse, w.name).toBeGreaterThan(0);
         expect(w.nativeRatio, w.name).toBeGreaterThan(0);
-        expect(w.nativeRatioDigestsOff, w.name).toBeGreaterThan(0);
+        expect(w.nativeRatioDigestsOn, w.name).toBeGreaterThan(0);
       } else {
         expect(w.nativeRatio, w.name).toBeNull();
         expect(w.nativeReason, w.name).toMatch(/\S/);
@@ -100,7 +100,7 @@ describe('bench failure paths are visible, not crashes', () => {
     expect(w.digest).not.toBe('00000000');
     expect(w.native!.digestsEqual).toBe(false);
     expect(w.nativeRatio).toBeNull();
-    expect(w.nativeRatioDigestsOff).toBeNull();
+    expect(w.nativeRatioDigestsOn).toBeNull();
     expect(w.nativeReason).toMatch(/INVALID/);
   });
 

@@ -1897,7 +1897,7 @@ void apx_step(apx_chip *c)
         const apx_group *g = &c->groups[i];
         if (g->spiking) c->spikes_last += g->ev_count;
     }
-    compute_digests(c);
+    if (!c->digests_off) compute_digests(c);
     c->tick = t + 1u;
 }
 
@@ -1984,6 +1984,16 @@ int apx_clear_target(apx_chip *c, uint32_t port)
 uint32_t apx_spikes_last_tick(const apx_chip *c)
 {
     return c->spikes_last;
+}
+
+void apx_set_digests(apx_chip *c, int on)
+{
+    c->digests_off = !on;
+}
+
+void apx_update_digests(apx_chip *c)
+{
+    compute_digests(c);
 }
 
 const uint32_t *apx_core_digests(const apx_chip *c)

@@ -44,6 +44,11 @@ size_t apx_arena_size(void);
 
 /* Runs one tick: latch, integrate, fire, traces, route, learn, host (cycles, digests). */
 void apx_step(apx_chip *c);
+/* Per-tick digests on (the default after load) or off (fast mode: the digest accessors then hold the values of
+ * the last apx_update_digests or of the last tick with digests on). */
+void apx_set_digests(apx_chip *c, int on);
+/* Computes the §13 digests of the current state (as apx_step does at the end of a tick). */
+void apx_update_digests(apx_chip *c);
 /* Ticks completed since load. */
 uint64_t apx_ticks(const apx_chip *c);
 

@@ -301,6 +301,8 @@ struct apx_chip {
     uint32_t spikes_last;
     uint32_t core_digests[APX_CHIP_CORES];
     uint32_t var_digests[APX_CHIP_CORES * APX_DIGEST_VARIABLES];
+    /* apx_set_digests(c, 0): apx_step skips the §13 digests (the emulator's fast mode); 0 after load = on */
+    int digests_off;
 };
 
 /* microcode.c */

@@ -1,7 +1,7 @@
 /*
  * apx_bench — times a Program on the C chip core (the native side of `apical bench`, bench/run.ts):
  *
- *   apx_bench program.apx ticks repeats [stimulus.txt]
+ *   apx_bench program.apx ticks repeats [stimulus.txt] [--no-digests]
  *
  * Each repeat loads the Program afresh (apx_load: parse, validate, SHA-256, lay out the arena), then runs
  * `ticks` ticks applying the stimulus exactly like apx_run (every event with tick <= k before tick k; the
@@ -17,7 +17,9 @@
  *   arena_used <bytes>
  *   max_rss_kib <n>                         getrusage ru_maxrss of this process
  *
- * The chip core computes the per-core digests every tick (apx_step, §13): that work is part of every timing.
+ * By default the chip core computes the per-core digests every tick (apx_step, §13) and that work is part of
+ * every timing; with --no-digests it skips them (apx_set_digests, the emulator's fast mode) and computes the
+ * final digest once after the timed loop.
  * Exit status 0, or 2 with a message on stderr (unreadable file, load error, repeats disagreeing on the digest).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -58,9 +60,13 @@ int main(int argc, char **argv)
     uint64_t ticks, repeats, r, t, spikes = 0;
     uint32_t digest = 0, p, synapses = 0;
     struct rusage ru;
-    int e;
+    int e, digests = 1;
+    if (argc >= 5 && strcmp(argv[argc - 1], "--no-digests") == 0) {
+        digests = 0;
+        argc--;
+    }
     if (argc < 4 || argc > 5) {
-        fprintf(stderr, "usage: apx_bench program.apx ticks repeats [stimulus.txt]\n");
+        fprintf(stderr, "usage: apx_bench program.apx ticks repeats [stimulus.txt] [--no-digests]\n");
         return 2;
     }
     e = apx_read_file(argv[1], g_program, sizeof g_program, &len);
@@ -96,12 +102,14 @@ int main(int argc, char **argv)
             return 2;
         }
         stim.next = 0;
+        if (!digests) apx_set_digests(chip, 0);
         for (t = 0; t < ticks; t++) {
             if (apx_stimulus_apply(&stim, chip, t, stderr) != 0) return 2;
             apx_step(chip);
             s += apx_spikes_last_tick(chip);
         }
         t2 = now_seconds();
+        if (!digests) apx_update_digests(chip);
         g_load[r] = t1 - t0;
         g_run[r] = t2 - t1;
         if (r == 0u) {
