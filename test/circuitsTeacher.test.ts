@@ -5,10 +5,10 @@
  * η_IP 10, η_PI 0.5, α 1e-6, τ_LO 100 ms, T_pres 1 ms, Δt 0.01 ms); every run is deterministic.
  *
  * The acceptance item ("PAL reaches the teacher, |W − 2| < 0.1 in both layers; FA does not") needs the
- * reference length, 500 s simulated = 5·10^7 ticks per run (≈ 200 s of wall time per chip run on this machine,
- * ≈ 2× that for the twin), so it is the opt-in test at the end:
+ * reference length, 500 s simulated = 5·10^7 ticks per run (≈ 160 s of wall time per chip run on this machine),
+ * too long for the suite; it is the documented command (results in docs/circuits.md §6.4):
  *
- *   APICAL_TEACHER_FULL=1 npx vitest run test/circuitsTeacher.test.ts
+ *   apical train --task teacher --rule pal|fa [--engine twin] --epochs 500 --json
  *
  * The default tests assert what fits in well under a minute: the forward rule applies §4.2's low-passed update
  * at the reference rate (the bug that ran W_1 to the weight bound), and the first phase of the experiment from a
@@ -127,31 +127,6 @@ describe('1-1-1 teacher–student, first phase (reference parameters, wrong-sign
     expect(chip.fa.final.w1).toBeLessThan(-1);
     expect(chip.fa.final.w1).toBeLessThan(chip.pal.final.w1 - 0.5);
   }, 240_000);
-});
-
-describe.runIf(process.env.APICAL_TEACHER_FULL)('1-1-1 teacher–student at the reference length (500 s; opt-in: APICAL_TEACHER_FULL=1)', () => {
-  const seconds = Number(process.env.APICAL_TEACHER_SECONDS ?? 500);
-
-  it('PAL reaches the teacher (|W − 2| < 0.1 in both layers), FA does not (chip; twin printed beside)', async () => {
-    const every = 10_000;
-    const log = (where: string) => (r: { seconds: number; w1: number; w2: number; b: number }) => {
-      if (r.seconds % 50 === 0) console.log(`${where} t=${r.seconds}s W1=${r.w1.toFixed(3)} W2=${r.w2.toFixed(3)} B=${r.b.toFixed(3)}`);
-    };
-    const pal = await runTeacherStudent(new EmulatorDevice({ digests: false }), { rule: 'pal', seconds, every, onRecord: log('chip pal') });
-    const fa = await runTeacherStudent(new EmulatorDevice({ digests: false }), { rule: 'fa', seconds, every, onRecord: log('chip fa') });
-    const twinPal = runTeacherStudentTwin({ rule: 'pal', seconds, every, onRecord: log('twin pal') });
-    const twinFa = runTeacherStudentTwin({ rule: 'fa', seconds, every });
-    console.log([describeRun('chip', pal), describeRun('twin', twinPal), describeRun('chip', fa), describeRun('twin', twinFa)].join('\n'));
-    // PAL: B has the teacher's sign and both layers are within 0.1 of W* = 2, at the end and on average over the
-    // last fifth of the run.
-    expect(pal.figures.bSign).toBe(1);
-    for (const e of [pal.figures.w1Error, pal.figures.w2Error, pal.figures.w1ErrorLate, pal.figures.w2ErrorLate]) expect(e).toBeLessThan(0.1);
-    // FA: B keeps its initial negative value and W_1 runs away from the teacher.
-    expect(fa.final.b).toBe(fa.records[0].b);
-    expect(fa.final.b).toBeLessThan(0);
-    expect(fa.final.w1).toBeLessThan(-2);
-    expect(fa.figures.w1Error).toBeGreaterThan(4);
-  }, 3_600_000);
 });
 
 // Keeps teacherTarget's contract visible next to the experiment: the target is the teacher's output potential.

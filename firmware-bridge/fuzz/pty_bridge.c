@@ -25,27 +25,6 @@
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN) {
-                struct pollfd pf;
-                pf.fd = fd;
-                pf.events = POLLOUT;
-                pf.revents = 0;
-                (void)poll(&pf, 1, 100);
-                continue;
-            }
-            return -1;
-        }
-        p += (size_t)w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 int main(void)
 {
@@ -75,12 +54,12 @@ int main(void)
         }
         if (pf[0].revents & POLLIN) {
             ssize_t r = read(master, buf, sizeof buf);
-            if (r > 0 && write_all(1, buf, (size_t)r) != 0) break;
+            if (r > 0 && apx_write_all(1, buf, (size_t)r) != 0) break;
         }
         if (pf[1].revents & (POLLIN | POLLHUP)) {
             ssize_t r = read(0, buf, sizeof buf);
             if (r <= 0) break; /* the relay is gone or cut the line */
-            if (write_all(master, buf, (size_t)r) != 0) break;
+            if (apx_write_all(master, buf, (size_t)r) != 0) break;
         }
     }
     close(slave);

@@ -94,27 +94,6 @@ static uint64_t now_ms(void)
 
 /* ------------------------------------------------------------------------------------------ wire */
 
-static int write_all(const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(g_fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN) {
-                struct pollfd pf;
-                pf.fd = g_fd;
-                pf.events = POLLOUT;
-                pf.revents = 0;
-                (void)poll(&pf, 1, 100);
-                continue;
-            }
-            return -1;
-        }
-        p += (size_t)w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 static uint8_t g_slip_out[2 * FRAME_MAX + 2];
 static void slip_send(const uint8_t *f, size_t n)
@@ -127,7 +106,7 @@ static void slip_send(const uint8_t *f, size_t n)
         else g_slip_out[o++] = f[i];
     }
     g_slip_out[o++] = APXP_SLIP_END;
-    (void)write_all(g_slip_out, o);
+    (void)apx_write_all(g_fd, g_slip_out, o);
 }
 
 /* ------------------------------------------------------------------------------------------ session */

@@ -6,7 +6,9 @@
 #ifndef APX_PTY_H
 #define APX_PTY_H
 
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <termios.h>
@@ -41,6 +43,30 @@ static int apx_open_raw_pty(const char *who, int *master_out, int *slave_out, co
     *master_out = master;
     *slave_out = slave;
     *name_out = name;
+    return 0;
+}
+
+/* Writes all n bytes to fd, retrying on EINTR and waiting (poll, 100 ms) while a non-blocking fd is full.
+ * 0, or -1 on any other write error. */
+static int apx_write_all(int fd, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                struct pollfd pf;
+                pf.fd = fd;
+                pf.events = POLLOUT;
+                pf.revents = 0;
+                (void)poll(&pf, 1, 100);
+                continue;
+            }
+            return -1;
+        }
+        p += (size_t)w;
+        n -= (size_t)w;
+    }
     return 0;
 }
 

@@ -13,7 +13,7 @@ import { SerialDevice } from '../devices/serialDevice.js';
 import { ApicalError } from '../emulator/errors.js';
 import type { Program } from '../emulator/program.js';
 import { writeProgramFile } from '../emulator/programCodec.js';
-import { buildClassifierCircuit, classTargets } from '../models/circuits/classification.js';
+import { buildClassifierCircuit, classTargets, presentationStimulus } from '../models/circuits/classification.js';
 import type { MicrocircuitLayout } from '../models/circuits/microcircuit.js';
 import { digitsSplit } from '../models/data/digits.js';
 import { runFidelity } from '../models/fidelity.js';
@@ -103,17 +103,10 @@ interface BoardLeg {
 /** The first `n` training presentations on a device; returns every projection's weights and the final digest. */
 async function firstPresentations(device: Device, program: Program, layout: MicrocircuitLayout, n: number) {
   const split = digitsSplit();
-  const T = layout.ticksPerPresentation;
-  const targets = classTargets(10, 0.9, 0.1);
   const order = new SeededRandom(1001).shuffle(Array.from({ length: split.train.x.length }, (_, i) => i)).slice(0, n);
-  const stimulus = [
-    { tick: 0, port: 'reward', values: [65536] }, // the forward learning rate (digitsConfig: forwardRateInput)
-    ...order.flatMap((s, q) => [
-      { tick: q * T, port: layout.input, values: Array.from(split.train.x[s], (v) => Math.round(v * 65536)) },
-      { tick: q * T, port: layout.targetPort, values: targets[split.train.y[s]] },
-    ]),
-  ];
-  const rec = await device.run({ ticks: n * T, stimulus, digests: true, spikes: false, probes: false });
+  // Forward rate factor 1 (digitsConfig builds the circuit with forwardRateInput).
+  const stimulus = presentationStimulus(layout, split.train, order, classTargets(10, 0.9, 0.1), 1);
+  const rec = await device.run({ ticks: n * layout.ticksPerPresentation, stimulus, digests: true, spikes: false, probes: false });
   const weights = new Map<string, Int8Array | Int16Array>();
   for (const p of program.body.projections) weights.set(p.name, await device.readWeights(p.name));
   return { weights, digest: rec.finalDigest };

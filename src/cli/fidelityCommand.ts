@@ -24,7 +24,6 @@ export function registerFidelityCommand(program: Command): void {
     .action(async (o: { rule: string; epochs: number; twinEpochs?: number; seed: number; out: string; json?: boolean }) => {
       if (o.rule !== 'pal' && o.rule !== 'fa') throw new TrainError(`unknown rule "${o.rule}" for fidelity`, 'use pal or fa');
       const bar = progressBar('fidelity');
-      let stage = '';
       const command = `apical fidelity --rule ${o.rule} --epochs ${o.epochs}${o.twinEpochs !== undefined ? ` --twin-epochs ${o.twinEpochs}` : ''} --seed ${o.seed}`;
       let summary;
       try {
@@ -34,13 +33,7 @@ export function registerFidelityCommand(program: Command): void {
           twinEpochs: o.twinEpochs,
           seed: o.seed,
           command,
-          onProgress: (s, d, t) => {
-            if (s !== stage) {
-              bar.stop();
-              stage = s;
-            }
-            bar.update(d, t);
-          },
+          onProgress: (s, d, t) => bar.update(d, t, s),
         });
       } finally {
         bar.stop();

@@ -161,7 +161,6 @@ export function buildCli(): Command {
     .option('--twin-epochs <n>', 'training epochs of the float twin (0 = skip; default: --epochs)', nonNegativeInt)
     .action(async (o: { json?: boolean; out: string; report: string; epochs: number; twinEpochs?: number }) => {
       const bar = progressBar('demo');
-      let stage = '';
       let result;
       try {
         result = await runDemo({
@@ -169,13 +168,7 @@ export function buildCli(): Command {
           reportDir: o.report,
           epochs: o.epochs,
           twinEpochs: o.twinEpochs,
-          onProgress: (s, d, t) => {
-            if (s !== stage) {
-              bar.stop();
-              stage = s;
-            }
-            bar.update(d, t);
-          },
+          onProgress: (s, d, t) => bar.update(d, t, s),
         });
       } finally {
         bar.stop();

@@ -17,24 +17,31 @@ function layerSizes(v: string): number[] {
   return sizes;
 }
 
-/** A progress bar on a terminal, nothing otherwise. */
-export function progressBar(label: string): { update(done: number, total: number): void; stop(): void } {
+/** A progress bar on a terminal, nothing otherwise; a new `stage` restarts it (chip, twin, attribution…). */
+export function progressBar(label: string): { update(done: number, total: number, stage?: string): void; stop(): void } {
   if (!process.stderr.isTTY) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: true },
+    { stream: process.stderr, format: `{label} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
+  let current: string | undefined;
   return {
-    update(done, total) {
+    update(done, total, stage) {
+      if (started && stage !== current) {
+        bar.stop();
+        started = false;
+      }
       if (!started) {
-        bar.start(total, 0);
+        bar.start(total, 0, { label: stage ? `${label} ${stage}` : label });
         started = true;
+        current = stage;
       }
       bar.update(done);
     },
     stop() {
       if (started) bar.stop();
+      started = false;
     },
   };
 }

@@ -21,8 +21,9 @@ import { EmulatorDevice } from '../devices/emulatorDevice.js';
 import { attributeError } from './twin/attribution.js';
 import { ALL_EFFECTS, FloatTwin } from './twin/floatTwin.js';
 import { forward as bpForward, trainStep, type DenseLayer } from './twin/backprop.js';
-import { buildClassifierCircuit, ChipEngine, trainClassifier, TwinEngine, classTargets, type ClassificationResult } from './circuits/classification.js';
+import { buildClassifierCircuit, ChipEngine, trainClassifier, TwinEngine, classTargets, presentationStimulus, type ClassificationResult } from './circuits/classification.js';
 import { digitsConfig } from './training.js';
+import { steadyStateGains } from './circuits/microcircuit.js';
 import { DIGITS_RATE_SCHEDULE } from './circuits/parameters.js';
 import { digitsSplit } from './data/digits.js';
 import { derivativeWeightedTargets } from './circuits/alignment.js';
@@ -110,13 +111,7 @@ export async function runFidelity(opts: FidelityOptions = {}): Promise<FidelityS
   if (nAttr > 0) {
     const order = new SeededRandom(seed * 1000 + 1).shuffle(Array.from({ length: total }, (_, i) => i)).slice(0, nAttr);
     const targets = classTargets(10, 0.9, 0.1);
-    const stim = [
-      { tick: 0, port: 'reward', values: [Math.round(DIGITS_RATE_SCHEDULE(1, epochs) * 65536)] },
-      ...order.flatMap((s, q) => [
-        { tick: q * T, port: layout.input, values: Array.from(split.train.x[s], (v) => Math.round(v * 65536)) },
-        { tick: q * T, port: layout.targetPort, values: targets[split.train.y[s]] },
-      ]),
-    ];
+    const stim = presentationStimulus(layout, split.train, order, targets, DIGITS_RATE_SCHEDULE(1, epochs));
     const dev = new EmulatorDevice();
     await dev.open();
     await dev.load(program);
@@ -166,9 +161,7 @@ export async function runFidelity(opts: FidelityOptions = {}): Promise<FidelityS
   }
 
   // Backprop reference from the same initial weights.
-  const { gl, gB, gA } = layout.params.conductances;
-  const N = layout.forward.length;
-  const gains = layout.forward.map((_, k) => (k < N - 1 ? gB / (gl + gB + gA) : gB / (gl + gB)));
+  const gains = steadyStateGains(layout.params, layout.forward.length);
   const backpropAccuracy = trainBackpropReference(layout.initial.forward, gains, epochs, seed);
 
   const hidden = layout.backward.length;

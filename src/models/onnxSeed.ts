@@ -11,6 +11,7 @@
 import { TrainError } from './training.js';
 import { matrix, type Matrix } from './circuits/metrics.js';
 import { PAL_DIGITS } from './circuits/parameters.js';
+import { steadyStateGains } from './circuits/microcircuit.js';
 import { digitsSplit } from './data/digits.js';
 import { parseChipChain } from './onnx/convert.js';
 import { loadOnnx } from './onnx/onnxModel.js';
@@ -30,15 +31,14 @@ export async function onnxInitWeights(bytes: Uint8Array, what: string): Promise<
   const hint = 'export a bias-free 64-…-10 MLP with Sigmoid hidden layers (e.g. the backprop reference of apical)';
   if (chain.inputSize !== 64 || chain.outputSize !== 10) throw new TrainError(`${what} maps ${chain.inputSize} inputs to ${chain.outputSize} outputs; the digits circuit needs 64 → 10`, hint);
   if (layers.length < 2) throw new TrainError(`${what} has ${layers.length} layer; the microcircuit needs at least one hidden layer`, hint);
-  const { gl, gB, gA } = PAL_DIGITS.conductances;
+  const gains = steadyStateGains(PAL_DIGITS, layers.length);
   const forward: Matrix[] = [];
   layers.forEach((L, k) => {
     const last = k === layers.length - 1;
     if (L.kind !== 'dense') throw new TrainError(`${what}: layer ${k + 1} (node ${L.node}) is a convolution; the microcircuit is fully connected`, hint);
     if (!last && L.activation !== 'sigmoid') throw new TrainError(`${what}: hidden layer ${k + 1} (node ${L.node}) uses ${L.activation}; the microcircuit's neurons are logistic`, hint);
     if (L.b && L.b.some((v) => v !== 0)) throw new TrainError(`${what}: layer ${k + 1} (node ${L.node}) has non-zero biases; the microcircuit's compartments have none`, hint);
-    const c = last ? gB / (gl + gB) : gB / (gl + gB + gA);
-    forward.push(matrix(L.nOut, L.nIn, Array.from(L.W, (v) => v / c)));
+    forward.push(matrix(L.nOut, L.nIn, Array.from(L.W, (v) => v / gains[k])));
   });
   // Float accuracy of the model itself: the sigmoid chain with its own weights (argmax of the output).
   const split = digitsSplit();

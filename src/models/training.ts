@@ -19,7 +19,7 @@ import type { Device } from '../devices/device.js';
 import { EmulatorDevice } from '../devices/emulatorDevice.js';
 import { ApicalError } from '../emulator/errors.js';
 import { buildClassifierCircuit, ChipEngine, trainClassifier, TwinEngine, type ClassificationResult, type EpochRecord } from './circuits/classification.js';
-import { runAlignment, type AlignmentRecord } from './circuits/alignment.js';
+import { alignmentDataset, epochOrder, runAlignment, type AlignmentRecord } from './circuits/alignment.js';
 import { runSalAlignment } from './circuits/salMicrocircuit.js';
 import { runTeacherStudent, runTeacherStudentTwin, type TeacherStudentRecord } from './circuits/teacherStudent.js';
 import { frobeniusAngle, transpose, type Matrix } from './circuits/metrics.js';
@@ -302,12 +302,9 @@ async function trainAlignment(spec: TrainSpec, rule: TrainRule, engineName: Trai
   } else {
     const twin = new FloatTwin(network, { effects: 'none', seed });
     const t0 = performance.now();
-    const { alignmentDataset } = await import('./circuits/alignment.js');
-    const { SeededRandom } = await import('./seededRandom.js');
     const data = alignmentDataset(layout.sizes[0], layout.params.samples, seed + 6);
-    const rng = new SeededRandom((seed + 6) ^ 0x51a7);
+    const orderOf = epochOrder(data.length, seed + 6);
     const T = layout.ticksPerPresentation;
-    let order: number[] = [];
     const measure = (p: number) => {
       const angles = layout.backward.map((b, k) => {
         const [r, c] = twin.shape(b);
@@ -322,8 +319,7 @@ async function trainAlignment(spec: TrainSpec, rule: TrainRule, engineName: Trai
     };
     measure(0);
     for (let p = 0; p < presentations; p++) {
-      if (p % data.length === 0) order = rng.shuffle(Array.from({ length: data.length }, (_, i) => i));
-      twin.run(T, [{ tick: 0, port: layout.input, values: data[order[p % data.length]].map((v) => Math.round(v * 65536)) }]);
+      twin.run(T, [{ tick: 0, port: layout.input, values: data[orderOf(p)].map((v) => Math.round(v * 65536)) }]);
       if ((p + 1) % every === 0) measure(p + 1);
     }
     ticks = presentations * T;

@@ -24,7 +24,7 @@ import { ProbeVariable, type Program } from '../../emulator/program.js';
 import { compileNetwork } from '../compiler.js';
 import { SeededRandom } from '../seededRandom.js';
 import { add, diagScale, frobeniusAngle, frobeniusNorm, matrix, sigmoidDerivative, transpose, vectorNorm, type Matrix } from './metrics.js';
-import { buildMicrocircuit, type MicrocircuitConfig, type MicrocircuitLayout } from './microcircuit.js';
+import { buildMicrocircuit, steadyStatePass, type MicrocircuitConfig, type MicrocircuitLayout } from './microcircuit.js';
 import { PAL_FIG3ABC_BW_ONLY } from './parameters.js';
 
 const ONE = 65536;
@@ -92,28 +92,29 @@ export function alignmentDataset(n: number, samples: number, seed: number): numb
 }
 
 /**
+ * The §4.3 presentation order over a dataset of `samples`: presentation p shows sample order(p), the dataset
+ * reshuffled with SeededRandom(seed ^ 0x51a7) at the start of every epoch. Presentations must be asked for in
+ * increasing order (each epoch's shuffle draws from the same generator).
+ */
+export function epochOrder(samples: number, seed: number): (p: number) => number {
+  const rng = new SeededRandom(seed ^ 0x51a7);
+  let order: number[] = [];
+  return (p) => {
+    if (p % samples === 0) order = rng.shuffle(Array.from({ length: samples }, (_, i) => i));
+    return order[p % samples];
+  };
+}
+
+/**
  * ⟨diag(φ'(v̂_k)) W_{k+1}ᵀ diag(φ'(v̂_{k+1}))⟩ over the inputs, for every hidden layer k (circuits.md §7.2), with
  * v̂_k = g_B/(g_l+g_B+g_A)·W_k r_{k−1} (hidden) or g_B/(g_l+g_B)·W_N r_{N−1} (output) and r_k = φ(v̂_k):
  * the steady state in the SPS without noise. `forward` = W_1..W_N.
  */
 export function derivativeWeightedTargets(layout: MicrocircuitLayout, forward: Matrix[], inputs: number[][]): Matrix[] {
-  const { gl, gB, gA } = layout.params.conductances;
   const N = forward.length;
   const acc = forward.slice(1).map((W) => matrix(W.cols, W.rows));
   for (const x of inputs) {
-    let r = x;
-    const dphi: number[][] = [];
-    for (let k = 1; k <= N; k++) {
-      const W = forward[k - 1];
-      const g = k < N ? gB / (gl + gB + gA) : gB / (gl + gB);
-      const v = Array.from({ length: W.rows }, (_, j) => {
-        let s = 0;
-        for (let i = 0; i < W.cols; i++) s += W.data[j * W.cols + i] * r[i];
-        return g * s;
-      });
-      dphi.push(v.map(sigmoidDerivative));
-      r = v.map((u) => 1 / (1 + Math.exp(-u)));
-    }
+    const dphi = steadyStatePass(layout.params, forward, x).v.map((v) => v.map(sigmoidDerivative));
     for (let k = 1; k < N; k++) {
       const t = diagScale(dphi[k - 1], transpose(forward[k]), dphi[k]);
       for (let q = 0; q < t.data.length; q++) acc[k - 1].data[q] += t.data[q] / inputs.length;
@@ -160,10 +161,9 @@ export async function runAlignment(device: Device, circuit: Circuit, opts: Align
   const T = layout.ticksPerPresentation;
   const samples = opts.samples ?? layout.params.samples;
   const data = alignmentDataset(layout.sizes[0], samples, opts.dataSeed ?? 7);
-  const rng = new SeededRandom((opts.dataSeed ?? 7) ^ 0x51a7);
+  const orderOf = epochOrder(samples, opts.dataSeed ?? 7);
   const rates = data.map((x) => x.map((v) => Math.round(v * ONE)));
   const targets = opts.target ? data.map((x) => opts.target!(x).map((v) => Math.round(v * ONE))) : null;
-  let order: number[] = [];
   const records: AlignmentRecord[] = [];
   let ticks = 0;
   const record = async (presentations: number, apicalRms: number[] | null) => {
@@ -179,8 +179,7 @@ export async function runAlignment(device: Device, circuit: Circuit, opts: Align
     const stimulus = [];
     for (let q = 0; q < n; q++) {
       const p = done + q;
-      if (p % samples === 0) order = rng.shuffle(Array.from({ length: samples }, (_, i) => i));
-      const s = order[p % samples];
+      const s = orderOf(p);
       stimulus.push({ tick: q * T, port: layout.input, values: rates[s] });
       if (targets) stimulus.push({ tick: q * T, port: layout.targetPort, values: targets[s] });
     }

@@ -27,14 +27,15 @@
  *                computes —, δ_N = e, δ_k = φ'(v̂_k) ⊙ c_{k+1} W_{k+1}ᵀ δ_{k+1}, ΔW_k ∝ Σ δ_k r_{k−1}ᵀ
  * and the angles ∠(ΔW_chip, ΔW_twin), ∠(ΔW_chip, ΔW_bp) per layer (Frobenius, degrees).
  */
-import type { Device } from '../../devices/device.js';
+import type { Device, StimulusEvent } from '../../devices/device.js';
 import { ProbeVariable, type Program } from '../../emulator/program.js';
 import { compileNetwork } from '../compiler.js';
 import { SeededRandom } from '../seededRandom.js';
 import { FloatTwin } from '../twin/floatTwin.js';
 import { frobeniusAngle, matrix, sigmoidDerivative, sub, transpose, type Matrix } from './metrics.js';
-import { buildMicrocircuit, type MicrocircuitConfig, type MicrocircuitLayout } from './microcircuit.js';
+import { buildMicrocircuit, steadyStateGains, steadyStatePass, type MicrocircuitConfig, type MicrocircuitLayout } from './microcircuit.js';
 import { PAL_FIG3ABC_BW_ONLY } from './parameters.js';
+import { readMatrix } from './alignment.js';
 import { EmulatorDevice } from '../../devices/emulatorDevice.js';
 
 const ONE = 65536;
@@ -63,12 +64,8 @@ export class ChipEngine implements LearningEngine {
   async run(ticks: number, stimulus: { tick: number; port: string; values: number[] | null }[]): Promise<void> {
     await this.device.run({ ticks, stimulus, digests: false, spikes: false, probes: false });
   }
-  async matrix(projection: string): Promise<Matrix> {
-    const p = this.program.body.projections.find((x) => x.name === projection);
-    if (!p) throw new Error(`no projection "${projection}" in the program`);
-    const w = await this.device.readWeights(projection);
-    const s = 2 ** -p.weightShift;
-    return matrix(this.program.body.groups[p.post].size, this.program.body.groups[p.pre].size, Array.from(w, (v) => v * s));
+  matrix(projection: string): Promise<Matrix> {
+    return readMatrix(this.device, this.program, projection);
   }
   async apical(group: string): Promise<Float64Array> {
     return Float64Array.from(await this.device.readState(group, ProbeVariable.Apical), (v) => v / ONE);
@@ -154,6 +151,21 @@ function toState(x: ArrayLike<number>): number[] {
   return Array.from(x, (v) => Math.round(v * ONE));
 }
 
+/**
+ * The host writes of a run of training presentations: the forward-rate factor on the `reward` input at tick 0
+ * (unless `rate` is null: circuits without forwardRateInput), then for presentation q (sample order[q]) at tick
+ * q·T the input rates and the target potentials of its label (`targets` from classTargets).
+ */
+export function presentationStimulus(layout: MicrocircuitLayout, data: LabelledSet, order: readonly number[], targets: number[][], rate: number | null): StimulusEvent[] {
+  const T = layout.ticksPerPresentation;
+  const stim: StimulusEvent[] = rate === null ? [] : [{ tick: 0, port: 'reward', values: [Math.round(rate * ONE)] }];
+  order.forEach((s, q) => {
+    stim.push({ tick: q * T, port: layout.input, values: toState(data.x[s]) });
+    stim.push({ tick: q * T, port: layout.targetPort, values: targets[data.y[s]] });
+  });
+  return stim;
+}
+
 /** Weights of every projection of the circuit (real matrices), read from an engine. */
 async function readCircuit(engine: LearningEngine, layout: MicrocircuitLayout) {
   const all = async (names: string[]) => Promise.all(names.map((n) => engine.matrix(n)));
@@ -230,25 +242,13 @@ function frozenCircuit(config: MicrocircuitConfig, weights: Awaited<ReturnType<t
  * with the circuit's output error. `targets` are potentials (real).
  */
 export function backpropUpdates(layout: MicrocircuitLayout, forward: Matrix[], xs: ArrayLike<number>[], targets: number[][]): Matrix[] {
-  const { gl, gB, gA, gNtgt } = layout.params.conductances;
+  const { gl, gB, gNtgt } = layout.params.conductances;
   const N = forward.length;
-  const c = forward.map((_, k) => (k < N - 1 ? gB / (gl + gB + gA) : gB / (gl + gB)));
+  const c = steadyStateGains(layout.params, N);
   const dW = forward.map((W) => matrix(W.rows, W.cols));
   const phi = (v: number) => 1 / (1 + Math.exp(-v));
   for (let s = 0; s < xs.length; s++) {
-    const r: number[][] = [Array.from(xs[s])];
-    const v: number[][] = [];
-    for (let k = 0; k < N; k++) {
-      const W = forward[k];
-      const vk = new Array<number>(W.rows);
-      for (let j = 0; j < W.rows; j++) {
-        let a = 0;
-        for (let i = 0; i < W.cols; i++) a += W.data[j * W.cols + i] * r[k][i];
-        vk[j] = c[k] * a;
-      }
-      v.push(vk);
-      r.push(vk.map(phi));
-    }
+    const { v, r } = steadyStatePass(layout.params, forward, xs[s]);
     // Output error as the circuit computes it (nudged minus predicted rate).
     const vOut = v[N - 1];
     let delta = vOut.map((vh, j) => {
@@ -293,7 +293,6 @@ export async function trainClassifier(
   const T = layout.ticksPerPresentation;
   const classes = layout.sizes[layout.sizes.length - 1];
   const targets = classTargets(classes, opts.targetOn ?? 0.9, opts.targetOff ?? 0.1);
-  const inputs = train.x.map(toState);
   const chunk = opts.chunk ?? 250;
   const window = opts.windowSamples ?? 100;
   const records: EpochRecord[] = [];
@@ -302,16 +301,8 @@ export async function trainClassifier(
   let ticks = 0;
   const wall0 = performance.now();
   let rate = 1;
-  const stimulusFor = (order: number[], from: number, n: number) => {
-    const stim: { tick: number; port: string; values: number[] }[] = [];
-    if (opts.rateSchedule) stim.push({ tick: 0, port: 'reward', values: [Math.round(rate * ONE)] });
-    for (let q = 0; q < n; q++) {
-      const s = order[from + q];
-      stim.push({ tick: q * T, port: layout.input, values: inputs[s] });
-      stim.push({ tick: q * T, port: layout.targetPort, values: targets[train.y[s]] });
-    }
-    return stim;
-  };
+  const stimulusFor = (order: number[], from: number, n: number) =>
+    presentationStimulus(layout, train, order.slice(from, from + n), targets, opts.rateSchedule ? rate : null);
   if (opts.evaluateInitial) {
     const w = await readCircuit(engine, layout);
     const rec: EpochRecord = {

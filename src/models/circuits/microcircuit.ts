@@ -370,19 +370,35 @@ export function buildMicrocircuit(config: MicrocircuitConfig): { network: Networ
  * Returns the output potentials u_N (a target for a student's output nudging).
  */
 export function microcircuitSteadyOutput(params: MicrocircuitParameters, forward: Matrix[], x: ArrayLike<number>): number[] {
+  const { v } = steadyStatePass(params, forward, x);
+  return v[v.length - 1];
+}
+
+/**
+ * The gains c_k of the steady state v̂_k = c_k·W_k r_{k−1} for the N forward layers: g_B/(g_l+g_B+g_A) for hidden
+ * pyramids, g_B/(g_l+g_B) for the output.
+ */
+export function steadyStateGains(params: MicrocircuitParameters, layers: number): number[] {
   const { gl, gB, gA } = params.conductances;
-  let r = Array.from(x);
-  const N = forward.length;
-  let u: number[] = [];
-  for (let k = 1; k <= N; k++) {
-    const W = forward[k - 1];
-    const g = k < N ? gB / (gl + gB + gA) : gB / (gl + gB);
-    u = Array.from({ length: W.rows }, (_, j) => {
-      let v = 0;
-      for (let i = 0; i < W.cols; i++) v += W.data[j * W.cols + i] * r[i];
-      return g * v;
+  return Array.from({ length: layers }, (_, k) => (k < layers - 1 ? gB / (gl + gB + gA) : gB / (gl + gB)));
+}
+
+/**
+ * The circuit's steady state without apical input and noise (the equivalent feed-forward network):
+ * r_0 = x, v̂_k = c_k·W_k r_{k−1}, r_k = φ(v̂_k). Returns v̂_1..v̂_N and r_0..r_N.
+ */
+export function steadyStatePass(params: MicrocircuitParameters, forward: Matrix[], x: ArrayLike<number>): { v: number[][]; r: number[][] } {
+  const c = steadyStateGains(params, forward.length);
+  const r: number[][] = [Array.from(x)];
+  const v: number[][] = [];
+  forward.forEach((W, k) => {
+    const vk = Array.from({ length: W.rows }, (_, j) => {
+      let a = 0;
+      for (let i = 0; i < W.cols; i++) a += W.data[j * W.cols + i] * r[k][i];
+      return c[k] * a;
     });
-    r = u.map((v) => 1 / (1 + Math.exp(-v)));
-  }
-  return u;
+    v.push(vk);
+    r.push(vk.map((u) => 1 / (1 + Math.exp(-u))));
+  });
+  return { v, r };
 }

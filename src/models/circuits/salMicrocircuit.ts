@@ -27,7 +27,7 @@ import { compileNetwork } from '../compiler.js';
 import { NetworkError, Network, type Activation } from '../network.js';
 import { SeededRandom } from '../seededRandom.js';
 import { FloatTwin } from '../twin/floatTwin.js';
-import { alignmentDataset, readMatrix, type AlignmentRecord } from './alignment.js';
+import { alignmentDataset, epochOrder, readMatrix, type AlignmentRecord } from './alignment.js';
 import { frobeniusAngle, frobeniusNorm, matrix, transpose, type Matrix } from './metrics.js';
 import { ruleConstant } from './microcircuit.js';
 
@@ -247,15 +247,13 @@ function stimulusPlan(opts: SalAlignmentOptions, layout: SalMicrocircuitLayout, 
   const cycle = opts.cyclePatterns ?? 20;
   const sym = opts.symmetrisationPatterns ?? 5;
   if (!Number.isInteger(cycle) || !Number.isInteger(sym) || sym < 0 || sym > cycle) throw new UsageError(`symmetrisation schedule ${sym} of ${cycle} patterns is invalid`, "use integers with 0 ≤ symmetrisationPatterns ≤ cyclePatterns");
-  const rng = new SeededRandom(seed ^ 0x51a7);
-  let order: number[] = [];
+  const orderOf = epochOrder(samples, seed);
   const T = layout.ticksPerPresentation;
   return (from: number, n: number): StimulusEvent[] => {
     const stimulus: StimulusEvent[] = [];
     for (let q = 0; q < n; q++) {
       const p = from + q;
-      if (p % samples === 0) order = rng.shuffle(Array.from({ length: samples }, (_, i) => i));
-      stimulus.push({ tick: q * T, port: layout.input, values: rates[order[p % samples]] });
+      stimulus.push({ tick: q * T, port: layout.input, values: rates[orderOf(p)] });
       if (hasReward) stimulus.push({ tick: q * T, port: 'reward', values: [p % cycle >= cycle - sym ? ONE : 0] });
     }
     return stimulus;

@@ -25,9 +25,8 @@
 import type { Device, StimulusEvent } from '../../devices/device.js';
 import type { Program } from '../../emulator/program.js';
 import { compileNetwork } from '../compiler.js';
-import { SeededRandom } from '../seededRandom.js';
 import { FloatTwin, type TwinEffect } from '../twin/floatTwin.js';
-import { alignmentDataset, readMatrix } from './alignment.js';
+import { alignmentDataset, epochOrder, readMatrix } from './alignment.js';
 import { matrix, type Matrix } from './metrics.js';
 import { buildMicrocircuit, microcircuitSteadyOutput, type MicrocircuitConfig, type MicrocircuitLayout } from './microcircuit.js';
 import { FA_FIG4AB_FW_BW, PAL_FIG4AB_FW_BW, type MicrocircuitParameters } from './parameters.js';
@@ -116,8 +115,7 @@ class Schedule {
   readonly data: number[][];
   private readonly rates: number[][];
   private readonly targets: number[][];
-  private readonly rng: SeededRandom;
-  private order: number[] = [];
+  private readonly orderOf: (p: number) => number;
   private readonly lag: number;
 
   constructor(
@@ -127,7 +125,7 @@ class Schedule {
   ) {
     const samples = layout.params.samples;
     this.data = alignmentDataset(layout.sizes[0], samples, dataSeed);
-    this.rng = new SeededRandom(dataSeed ^ 0x51a7);
+    this.orderOf = epochOrder(samples, dataSeed);
     const target = teacherTarget(layout, teacherWeight);
     this.rates = this.data.map((x) => x.map((v) => Math.round(v * ONE)));
     this.targets = this.data.map((x) => target(x).map((v) => Math.round(v * ONE)));
@@ -137,12 +135,10 @@ class Schedule {
   /** Stimulus for presentations [from, from + n), ticks relative to the start of the chunk. */
   chunk(from: number, n: number): StimulusEvent[] {
     const T = this.layout.ticksPerPresentation;
-    const samples = this.data.length;
     const out: StimulusEvent[] = [];
     for (let q = 0; q < n; q++) {
       const p = from + q;
-      if (p % samples === 0) this.order = this.rng.shuffle(Array.from({ length: samples }, (_, i) => i));
-      const s = this.order[p % samples];
+      const s = this.orderOf(p);
       out.push({ tick: q * T, port: this.layout.input, values: this.rates[s] });
       out.push({ tick: q * T + this.lag, port: this.layout.targetPort, values: this.targets[s] });
     }
