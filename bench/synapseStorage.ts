@@ -4,10 +4,13 @@
  * divided by the number of synapses. Nothing is estimated: the arrays are measured as allocated.
  *
  * Components (bytes per synapse, summed over all projections of the Chip):
- *   weights        the chip's working weights w (Int8/Int16)
- *   programWeights the Program's own copy of the initial weights (the Chip keeps the Program alive)
+ *   weights        the chip's working weights w (Int8/Int16): a static projection's w is the Program's own array
+ *   programWeights the Program's initial weights when w is a separate array (plastic projections learn into a
+ *                  copy; the WebAssembly backend keeps dense weights in its module memory); the Chip keeps the
+ *                  Program alive, so they count. 0 when w is the Program's array (counted once, under weights).
  *   accumulators   plastic only: wacc (Int32), eligibility tag, low-pass lo
- *   indices        sparse CSR rowPtr/cols (Program) and the transposed colPtr/colSyn/colRow of post-triggered rules
+ *   indices        sparse CSR rowPtr (Uint32) and cols (Uint16 local indices, docs/chip.md §3), both the Program's,
+ *                  and the transposed colPtr/colSyn/colRow of post-triggered rules
  *   accounting     cycle-model tables: colCount, rowCoreStart/rowCore/rowCoreCount, destCount/synOnCore/routeCost
  *   ring           the delay ring (depth × post neurons, Float64)
  */

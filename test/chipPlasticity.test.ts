@@ -159,7 +159,7 @@ describe('event triggers (§11.1)', () => {
     const pl = plastic(c.statements, { fracBits: 12 });
     const proj =
       kind === ProjectionKind.Sparse
-        ? projection('w', 0, 1, [0, 0, 0], { kind, rowPtr: Uint32Array.from([0, 2, 3]), cols: Uint32Array.from([0, 1, 1]), plasticity: pl })
+        ? projection('w', 0, 1, [0, 0, 0], { kind, rowPtr: Uint32Array.from([0, 2, 3]), cols: Uint16Array.from([0, 1, 1]), plasticity: pl })
         : projection('w', 0, 1, [0, 0, 0, 0], { kind, plasticity: pl });
     const prog = program(
       [

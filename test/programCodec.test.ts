@@ -198,6 +198,7 @@ describe('validateProgram', () => {
     ['weights array type', (p) => (p.body.projections[0].weights = new Int16Array(20)), ['projection "fc1"', 'Int8Array']],
     ['dense weight count', (p) => (p.body.projections[3].weights = new Int16Array(9)), ['projection "fb"', '9 weights']],
     ['sparse column', (p) => (p.body.projections[1].cols![0] = 5), ['projection "sp"', 'cols[0] = 5']],
+    ['sparse cols array type', (p) => (p.body.projections[1].cols = Uint32Array.from([4, 0, 1, 2, 4]) as unknown as Uint16Array), ['projection "sp"', 'Uint16Array cols']],
     ['sparse row_ptr', (p) => (p.body.projections[1].rowPtr = Uint32Array.from([0, 3, 2, 5])), ['projection "sp"', 'row_ptr decreases']],
     ['one-to-one sizes', (p) => (p.body.projections[2].pre = 1), ['projection "oo"', 'one-to-one']],
     ['delay', (p) => (p.body.projections[2].delay = 0), ['projection "oo"', 'delay 0']],
@@ -275,6 +276,16 @@ describe('validateProgram', () => {
     const bytes = encodeProgram(p, { validate: false });
     expectError(() => decodeProgram(bytes), ProgramInvalidError, 'projection "fc1"', 'weight_shift 31');
   });
+
+  it('decode rejects a sparse column index that does not fit the 16-bit local index, instead of wrapping it', () => {
+    const p = sampleProgram();
+    // The wire field is repeated uint32: 65536 + 4 would wrap to the valid index 4 in a Uint16Array.
+    p.body.projections[1].cols = Uint32Array.from([65536 + 4, 0, 1, 2, 4]) as unknown as Uint16Array;
+    const bytes = encodeProgram(p, { validate: false });
+    expectError(() => decodeProgram(bytes), ProgramInvalidError, 'projection "sp"', 'cols[0] = 65540');
+    const sp = decodeProgram(encodeProgram(sampleProgram())).body.projections[1].cols;
+    expect(sp).toBeInstanceOf(Uint16Array);
+  });
 });
 
 describe('edge cases found by cross-checking with the C loader', () => {
@@ -284,7 +295,7 @@ describe('edge cases found by cross-checking with the C loader', () => {
     const sparse = p.body.projections.find((x) => x.kind === ProjectionKind.Sparse)!;
     sparse.weightBits = 16;
     sparse.weights = new Int16Array(0);
-    sparse.cols = new Uint32Array(0);
+    sparse.cols = new Uint16Array(0);
     sparse.rowPtr = new Uint32Array(p.body.groups[sparse.pre].size + 1);
     sparse.plasticity = null;
     const back = decodeProgram(encodeProgram(p));

@@ -25,6 +25,7 @@ import { compileGroupKernel, type GroupKernel } from './groupKernel.js';
 import { compileLearnKernel, type LearnContext, type LearnKernel, type NeuronView } from './learningKernel.js';
 import { compileRouteKernel, type RouteKernel } from './routeKernel.js';
 import { DenseProjectionWasm, denseUsesWasm } from './wasm/denseProjectionWasm.js';
+import { GROUP_WASM_MIN_NEURONS, GroupKernelWasm, groupWasmCovers, type GroupWasmRing } from './wasm/groupKernelWasm.js';
 import { wasmSimdSupported } from './wasm/wasmAssembler.js';
 import { microcodeOps, termsUsed, TERMS } from './microcode.js';
 import { Stream, streamKey } from './prng.js';
@@ -93,6 +94,8 @@ export interface GroupState {
   /** Compiled integrate + fire + traces kernel and the rings it reads (set after projections are built). */
   kernel: GroupKernel;
   rings: Float64Array[];
+  /** The WebAssembly group backend holding this group's arrays and incoming rings, or null (ChipOptions.backend). */
+  readonly wasm: GroupKernelWasm | null;
 }
 
 /** Per-projection state. */
@@ -101,6 +104,7 @@ export interface ProjectionState {
   readonly index: number;
   readonly pre: GroupState;
   readonly post: GroupState;
+  /** Working weights: the Program's own array if static (never written), a copy if plastic, or a WebAssembly view. */
   readonly w: Int8Array | Int16Array;
   readonly wacc: Int32Array | null;
   readonly tag: Int32Array | null;
@@ -160,9 +164,43 @@ export interface ChipOptions {
    * compiling their kernels (denseUsesWasm), where the engine has WebAssembly SIMD.
    */
   backend?: ChipBackend;
+  /**
+   * Where the state arrays that kernels read or write live (neuron variables, event lists, held inputs, rings,
+   * synaptic state, reward). Default: ordinary typed arrays. Chips built from the same Program with allocators
+   * that hand out the same buffers in the same order share their state (src/emulator/parallel). Every array is
+   * still filled with its initial value (§10) by the constructor. Needs backend 'js' (the 'wasm' backend keeps
+   * dense projections' state in its own WebAssembly memory).
+   */
+  allocator?: StateAllocator;
+  /**
+   * Partitioned execution (src/emulator/parallel): the indices of the groups this instance executes. Its
+   * `stepNeurons` runs only these groups' kernels, `stepSynapses` only the projections onto them (so it writes
+   * only their rings and synapses), `latchTeachers` only their nudge buffers, and its cycle counts hold only the
+   * work of its partition (neuron work of its groups, routing and synaptic work of its projections, and the
+   * barrier of each core on which it owns the first group with a slice there). Default: every group.
+   */
+  partition?: readonly number[];
 }
 
 export type ChipBackend = 'auto' | 'wasm' | 'js';
+
+/** Allocates typed arrays for a Chip's state (ChipOptions.allocator); each returned array is zero-filled. */
+export interface StateAllocator {
+  i8(n: number): Int8Array;
+  i16(n: number): Int16Array;
+  i32(n: number): Int32Array;
+  u8(n: number): Uint8Array;
+  f64(n: number): Float64Array;
+}
+
+/** The default allocator: ordinary (unshared) typed arrays. */
+export const HEAP_ALLOCATOR: StateAllocator = {
+  i8: (n) => new Int8Array(n),
+  i16: (n) => new Int16Array(n),
+  i32: (n) => new Int32Array(n),
+  u8: (n) => new Uint8Array(n),
+  f64: (n) => new Float64Array(n),
+};
 
 export interface Snapshot {
   tick: number;
@@ -190,7 +228,7 @@ export class Chip {
   /** Ticks completed. */
   tick = 0;
   /** Global third factor (STATE), one element so kernels read it live. */
-  readonly reward = new Int32Array(1);
+  readonly reward: Int32Array;
   /** Cycles per core in the last tick, and totals since load. */
   readonly cyclesLastTick = new Float64Array(CHIP_CORES);
   readonly cyclesTotal = new Float64Array(CHIP_CORES);
@@ -212,6 +250,11 @@ export class Chip {
   private readonly staticCycles = new Float64Array(CHIP_CORES);
   private readonly spikeLogs: SpikeLog[];
   private logSpikes = false;
+  /** ChipOptions.allocator (state arrays) and the groups / projections this instance executes (ChipOptions.partition). */
+  private readonly alloc: StateAllocator;
+  private readonly ownedGroups: GroupState[];
+  private readonly ownedProjections: ProjectionState[];
+  private readonly ownedPlastic: ProjectionState[];
 
   /**
    * Loads a Program: checks that it fits the chip's capacities (ProgramFitError otherwise), allocates all state
@@ -224,6 +267,9 @@ export class Chip {
     this.clockHz = options.clockHz ?? DEFAULT_CLOCK_HZ;
     this.backend = options.backend ?? 'auto';
     if (this.backend === 'wasm' && !wasmSimdSupported()) throw new UsageError('backend "wasm" needs WebAssembly SIMD, which this engine lacks', 'use backend "js"');
+    this.alloc = options.allocator ?? HEAP_ALLOCATOR;
+    if (options.allocator && this.backend !== 'js') throw new UsageError('a state allocator needs backend "js"', 'pass backend: "js" with allocator');
+    this.reward = this.alloc.i32(1);
     const body = program.body;
     const usesBasalRate = new Array<boolean>(body.groups.length).fill(false);
     const incoming = new Array<number>(body.groups.length).fill(0);
@@ -238,7 +284,7 @@ export class Chip {
     for (const p of this.projections) p.post.incoming.push(p);
     for (const g of this.groups) {
       g.rings = g.incoming.map((p) => p.ring);
-      g.kernel = compileGroupKernel({
+      g.kernel = (g.wasm ? g.wasm.kernel.bind(g.wasm) : compileGroupKernel)({
         group: g.def,
         lut: g.def.lut >= 0 ? body.luts[g.def.lut] : null,
         incoming: g.incoming.map((p) => ({ target: p.def.target, depth: p.depth, shift: p.shift })),
@@ -246,14 +292,22 @@ export class Chip {
       });
     }
     this.spikeLogs = this.groups.map(() => ({ ticks: new Int32Array(1024), neurons: new Int32Array(1024), count: 0 }));
-    // Static cycles: neuron work, barrier, tick/epoch learning is added per tick (it depends on the epoch).
+    const owned = new Uint8Array(this.groups.length).fill(options.partition ? 0 : 1);
+    for (const gi of options.partition ?? []) owned[gi] = 1;
+    this.ownedGroups = this.groups.filter((g) => owned[g.index]);
+    this.ownedProjections = this.projections.filter((p) => owned[p.post.index]);
+    this.ownedPlastic = this.ownedProjections.filter((p) => p.kernels.length > 0);
+    // Static cycles: neuron work, barrier, tick/epoch learning is added per tick (it depends on the epoch). A
+    // core's barrier is charged with its first group (one partition owns it).
+    const barrierGroup = new Int32Array(CHIP_CORES).fill(-1);
     for (const g of this.groups) {
       for (const s of g.def.slices) {
-        this.staticCycles[s.core] += s.count * g.neuronCost;
+        if (owned[g.index]) this.staticCycles[s.core] += s.count * g.neuronCost;
         this.usedCores[s.core] = 1;
+        if (barrierGroup[s.core] < 0) barrierGroup[s.core] = g.index;
       }
     }
-    for (let c = 0; c < CHIP_CORES; c++) if (this.usedCores[c]) this.staticCycles[c] += CYCLES.barrier;
+    for (let c = 0; c < CHIP_CORES; c++) if (this.usedCores[c] && owned[barrierGroup[c]]) this.staticCycles[c] += CYCLES.barrier;
     this.compartmentsPerTick = this.groups.reduce((a, g) => a + g.n * (1 + (g.vB ? 1 : 0) + (g.vA ? 1 : 0)), 0);
   }
 
@@ -261,38 +315,40 @@ export class Chip {
 
   private buildGroup(g: Group, index: number, basalRateUsed: boolean, incoming: number): GroupState {
     const n = g.size;
-    const i32 = () => new Int32Array(n);
+    const i32 = () => this.alloc.i32(n);
+    const wg = this.groupWasmFor(g, index, basalRateUsed);
     const neuron = g.kind === GroupKind.Neuron;
     const spiking = g.output === OutputMode.Binary || g.output === OutputMode.Stochastic;
     const coreOf = new Uint8Array(n);
     for (const s of g.slices) coreOf.fill(s.core, s.start, s.start + s.count);
     const payloadFrac = spiking ? 0 : PAYLOAD_BITS - g.payloadShift;
-    const u = g.initSoma.length === n ? Int32Array.from(g.initSoma) : i32();
-    const spike = i32();
+    const u = wg ? wg.u : i32();
+    if (g.initSoma.length === n) u.set(g.initSoma);
+    const spike = wg ? wg.spike : i32();
     const st: GroupState = {
       def: g,
       index,
       n,
       u,
       // Without a prospective gain ŭ ≡ u (docs/chip.md §5.4): one array serves both.
-      prosp: g.prospectiveGain > 0 && neuron ? Int32Array.from(u) : u,
-      vB: neuron && g.hasBasal ? i32() : null,
-      vA: neuron && g.hasApical ? i32() : null,
+      prosp: g.prospectiveGain > 0 && neuron ? copyInto(wg ? wg.prosp : i32(), u) : u,
+      vB: neuron && g.hasBasal ? (wg ? wg.vB : i32()) : null,
+      vA: neuron && g.hasApical ? (wg ? wg.vA : i32()) : null,
       xi: neuron && g.noiseTarget !== NoiseTarget.None ? i32() : null,
-      ref: spiking ? i32() : null,
-      rate: i32(),
+      ref: spiking ? (wg ? wg.ref : i32()) : null,
+      rate: wg ? wg.rate : i32(),
       ratePrev: g.traces & TRACE_HP ? i32() : null,
-      x1: g.traces & TRACE_X1 ? i32() : null,
-      x2: g.traces & TRACE_X2 ? i32() : null,
+      x1: g.traces & TRACE_X1 ? (wg ? wg.x1 : i32()) : null,
+      x2: g.traces & TRACE_X2 ? (wg ? wg.x2 : i32()) : null,
       hp: g.traces & TRACE_HP ? i32() : null,
-      basalRate: basalRateUsed ? i32() : null,
+      basalRate: basalRateUsed ? (wg ? wg.basalRate : i32()) : null,
       spike,
       // A spike's payload is 1 (docs/chip.md §6.1): spiking groups send their spike flags.
       payload: spiking ? spike : i32(),
-      evIdx: i32(),
-      evCount: new Int32Array(1),
+      evIdx: wg ? wg.evIdx : i32(),
+      evCount: this.alloc.i32(1),
       inRate: g.kind === GroupKind.Input ? i32() : null,
-      inSpike: g.kind === GroupKind.Input ? new Uint8Array(n) : null,
+      inSpike: g.kind === GroupKind.Input ? this.alloc.u8(n) : null,
       target: g.nudge === NudgeSource.Target ? i32() : null,
       targetValid: false,
       nudgeBuf: g.nudge === NudgeSource.Teacher ? i32() : null,
@@ -308,8 +364,33 @@ export class Chip {
       incoming: [],
       kernel: () => undefined,
       rings: [],
+      wasm: wg,
     };
     return st;
+  }
+
+  /**
+   * The WebAssembly backend of a group (src/emulator/wasm/groupKernelWasm.ts), or null: backend 'wasm' gives it to
+   * every covered group, 'auto' to covered groups of at least GROUP_WASM_MIN_NEURONS; a group receiving a dense
+   * projection whose ring lives in that projection's own WebAssembly memory stays on JavaScript.
+   */
+  private groupWasmFor(g: Group, index: number, basalRateUsed: boolean): GroupKernelWasm | null {
+    const body = this.program.body;
+    if (this.backend === 'js' || !wasmSimdSupported() || !groupWasmCovers(g, g.lut >= 0)) return null;
+    if (this.backend === 'auto' && g.size < GROUP_WASM_MIN_NEURONS) return null;
+    const rings: GroupWasmRing[] = [];
+    for (let pi = 0; pi < body.projections.length; pi++) {
+      const p = body.projections[pi];
+      if (p.post !== index) continue;
+      const pre = body.groups[p.pre];
+      if (p.kind === ProjectionKind.Dense && denseUsesWasm(this.backend, pre.size, g.size)) return null;
+      const preSpiking = pre.output === OutputMode.Binary || pre.output === OutputMode.Stochastic;
+      const payloadFrac = preSpiking ? 0 : PAYLOAD_BITS - pre.payloadShift;
+      const fanIn = p.kind === ProjectionKind.Dense ? pre.size : p.kind === ProjectionKind.OneToOne ? 1 : maxColumnCount(p.cols!, g.size);
+      const bound = fanIn * 2 ** (p.weightBits - 1) * (preSpiking ? 1 : 32768);
+      rings.push({ projection: pi, target: p.target, depth: p.delay, shift: p.weightShift + payloadFrac - 16, bound });
+    }
+    return new GroupKernelWasm(g, rings, basalRateUsed);
   }
 
   private buildProjection(p: Projection, index: number): ProjectionState {
@@ -341,16 +422,18 @@ export class Chip {
             plasticity: plastic ? { tag: plastic.tag, lowpass: plastic.lowpass > 0, statements: learnParams } : null,
           })
         : null;
-    const w = wasm ? wasm.w : (p.weights.slice() as Int8Array | Int16Array);
+    // Only learning kernels write w: a static projection reads the Program's own array (no copy); a plastic one
+    // learns into a copy, so the Program stays as loaded.
+    const w = wasm ? wasm.w : plastic ? this.allocWeights(p.weights) : p.weights;
     const nSyn = w.length;
     let wacc: Int32Array | null = null;
     if (plastic) {
-      wacc = wasm ? wasm.wacc! : new Int32Array(nSyn);
+      wacc = wasm ? wasm.wacc! : this.alloc.i32(nSyn);
       const scale = 2 ** plastic.fracBits;
       for (let k = 0; k < nSyn; k++) wacc[k] = w[k] * scale;
     }
-    const tag = plastic?.tag ? (wasm ? wasm.tag! : new Int32Array(nSyn)) : null;
-    const lo = plastic && plastic.lowpass > 0 ? (wasm ? wasm.lo! : new Int32Array(nSyn)) : null;
+    const tag = plastic?.tag ? (wasm ? wasm.tag! : this.alloc.i32(nSyn)) : null;
+    const lo = plastic && plastic.lowpass > 0 ? (wasm ? wasm.lo! : this.alloc.i32(nSyn)) : null;
     // Transposed index for post-triggered statements on sparse projections.
     let colPtr: Uint32Array | null = null;
     let colSyn: Uint32Array | null = null;
@@ -470,7 +553,7 @@ export class Chip {
       wacc,
       tag,
       lo,
-      ring: wasm ? wasm.ring : new Float64Array(depth * nPost),
+      ring: wasm ? wasm.ring : (post.wasm?.rings.get(index) ?? this.alloc.f64(depth * nPost)),
       kernelBackend: wasm ? 'wasm' : 'js',
       depth,
       shift,
@@ -489,6 +572,11 @@ export class Chip {
       synOnCore,
       colCount,
     };
+  }
+
+  /** A copy of a plastic projection's initial weights, from the state allocator. */
+  private allocWeights(weights: Int8Array | Int16Array): Int8Array | Int16Array {
+    return weights instanceof Int8Array ? copyInto(this.alloc.i8(weights.length), weights) : copyInto(this.alloc.i16(weights.length), weights);
   }
 
   // ------------------------------------------------------------------------------------------------ host I/O
@@ -531,29 +619,61 @@ export class Chip {
 
   /** Runs one tick (all phases). */
   step(): void {
-    const t = this.tick;
-    const cyc = this.cyclesLastTick;
-    cyc.set(this.staticCycles);
-    // Teacher values latched at the start of the tick (end of t − 1), so group order does not matter.
-    for (const g of this.groups) {
+    this.latchTeachers();
+    this.stepNeurons();
+    this.stepSynapses();
+    this.finishTick();
+  }
+
+  /**
+   * Latch phase of the next tick (§4.1): each owned teacher-nudged group copies its teacher's u (or ŭ) into its
+   * nudge buffer. Teacher values are latched before any group integrates, so group order does not matter.
+   * Partitioned execution (src/emulator/parallel) latches after its stepSynapses of the previous tick, when no
+   * partition writes u or ŭ (and the host latches before the first tick of a run).
+   */
+  latchTeachers(): void {
+    for (const g of this.ownedGroups) {
       if (g.nudgeBuf) {
         const teacher = this.groups[g.def.teacher];
         g.nudgeBuf.set(g.def.teacherProspective ? teacher.prosp : teacher.u);
       }
     }
-    for (const g of this.groups) g.kernel(g, g.rings, t);
-    for (const p of this.projections) this.route(p, t, cyc);
-    for (const p of this.projections) if (p.kernels.length) this.learn(p, t, cyc);
-    // Host phase.
+  }
+
+  /** Integrate, fire and traces phases of tick `tick` for the owned groups; starts the tick's cycle counts. */
+  stepNeurons(): void {
+    this.cyclesLastTick.set(this.staticCycles);
+    const t = this.tick;
+    for (const g of this.ownedGroups) g.kernel(g, g.rings, t);
+  }
+
+  /**
+   * Route and learn phases of tick `tick` for the projections onto owned groups (they write only those groups'
+   * rings and synapses); adds their cycles to cyclesLastTick. Reads the event lists and variables of every
+   * presynaptic group, so in partitioned execution every partition must have finished stepNeurons.
+   */
+  stepSynapses(): void {
+    const t = this.tick;
+    const cyc = this.cyclesLastTick;
+    for (const p of this.ownedProjections) this.route(p, t, cyc);
+    for (const p of this.ownedPlastic) this.learn(p, t, cyc);
+  }
+
+  /**
+   * Host phase: adds cyclesLastTick to the totals and its slowest core to the critical path (in a partitioned
+   * Chip both cover its partition only), logs spikes, computes digests if enabled, and advances the tick.
+   */
+  finishTick(): void {
+    const cyc = this.cyclesLastTick;
     let crit = 0;
     for (let c = 0; c < CHIP_CORES; c++) {
       this.cyclesTotal[c] += cyc[c];
       if (cyc[c] > crit) crit = cyc[c];
     }
     this.criticalPathTotal += crit;
-    if (this.logSpikes) this.recordSpikes(t);
+    if (this.logSpikes) this.recordSpikes(this.tick);
     if (this.digestsEnabled) this.computeDigests();
-    this.tick = t + 1;
+    this.tick++;
   }
 
   private route(p: ProjectionState, t: number, cyc: Float64Array): void {
@@ -807,12 +927,13 @@ export class Chip {
         if (a) out.push(a);
       }
     }
-    for (const p of this.projections) for (const a of [p.w, p.wacc, p.tag, p.lo, p.ring]) if (a) out.push(a);
+    // A static projection's weights are the Program's (never written), not state: restore must not write them.
+    for (const p of this.projections) for (const a of [p.def.plasticity ? p.w : null, p.wacc, p.tag, p.lo, p.ring]) if (a) out.push(a);
     out.push(this.cyclesTotal);
     return out;
   }
 
-  /** Full copy of the chip state (tick, every state array, delay rings, held inputs). */
+  /** Full copy of the chip state (tick, every state array, delay rings, held inputs; static weights are the Program's). */
   snapshot(): Snapshot {
     return {
       tick: this.tick,
@@ -869,6 +990,20 @@ export class Chip {
     if (this.tick === 0) return Infinity;
     return realTimeFactor(this.program.body.tickSeconds, this.criticalPathTotal / this.tick, this.clockHz);
   }
+}
+
+/** The largest number of synapses onto one postsynaptic neuron of a sparse projection. */
+function maxColumnCount(cols: ArrayLike<number>, nPost: number): number {
+  const count = new Uint32Array(nPost);
+  let max = 0;
+  for (let k = 0; k < cols.length; k++) if (++count[cols[k]] > max) max = count[cols[k]];
+  return max;
+}
+
+/** Copies `src` into `dst` and returns `dst`. */
+function copyInto<T extends Int32Array | Int16Array | Int8Array>(dst: T, src: ArrayLike<number>): T {
+  dst.set(src);
+  return dst;
 }
 
 export function neuronVariable(g: GroupState, v: ProbeVariable): Int32Array | Uint8Array | null {

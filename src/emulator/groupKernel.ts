@@ -29,6 +29,8 @@ export interface GroupKernelParams {
   lut: Lut | null;
   incoming: IncomingRing[];
   basalRateUsed: boolean;
+  /** First neuron of the loop (default 0); with from > 0 the kernel appends to the events already counted. */
+  from?: number;
 }
 
 /** Runtime view a kernel receives (live state arrays). */
@@ -131,21 +133,9 @@ export function groupKernelSource(p: GroupKernelParams): string {
     }
     // Soma (§5.4): S = Σ k·x exact, D = sat32(r12(S) + I_S·2^8). Terms with equal coefficients are summed
     // before multiplying (exact: the state sum is below 2^34 and k ≤ 2^20), which changes nothing but speed.
-    const byCoef = new Map<number, string[]>();
-    const add = (k: number, x: string) => {
-      if (k === 0) return;
-      byCoef.set(k, [...(byCoef.get(k) ?? []), x]);
-    };
-    add(g.kBasal, 'xB');
-    add(g.kApical, 'xA');
-    if (g.nudge === NudgeSource.Teacher) {
-      L.push(`const nb = G.nudgeBuf;`);
-      add(g.kNudge, 'nb[j]');
-      add(g.kTotal + g.kNudge, '-uj');
-    } else if (g.nudge === NudgeSource.Target) {
-      L.push(`const nb = G.targetValid ? G.target : null;`);
-    } else add(g.kTotal, '-uj');
-    const parts = [...byCoef.entries()].map(([k, xs]) => `(${xs.join(' + ').replace(/\+ -/g, '- ')}) * ${k}`);
+    if (g.nudge === NudgeSource.Teacher) L.push(`const nb = G.nudgeBuf;`);
+    else if (g.nudge === NudgeSource.Target) L.push(`const nb = G.targetValid ? G.target : null;`);
+    const parts = somaTerms(g).map(([k, xs]) => `(${xs.join(' + ').replace(/\+ -/g, '- ')}) * ${k}`);
     let S = parts.length ? parts.join(' + ') : '0';
     const soma: string[] = [];
     if (g.nudge === NudgeSource.Target) {
@@ -210,7 +200,29 @@ export function groupKernelSource(p: GroupKernelParams): string {
   if (g.traces & 2) trace('x2', g.x2Decay, g.x2Impulse);
   if (g.traces & 4) body.push(`{ const h = hp[j]; let v = h + (r - rp[j]) - RH(h * ${g.hpDecay * 2 ** -20}); ${sat('v')} hp[j] = v; rp[j] = r; }`);
 
-  return `${L.join('\n')}\nfor (let j = 0; j < n; j++) {\n${body.join('\n')}\n}\nG.evCount[0] = ne;`;
+  const from = p.from ?? 0;
+  if (from > 0) L[L.indexOf('let ne = 0;')] = 'let ne = G.evCount[0];';
+  return `${L.join('\n')}\nfor (let j = ${from}; j < n; j++) {\n${body.join('\n')}\n}\nG.evCount[0] = ne;`;
+}
+
+/**
+ * The soma sum S = Σ k·x of a group (docs/chip.md §5.4) as [k, terms] with the terms of equal coefficients summed
+ * before multiplying, in the order the kernels evaluate them: 'xB', 'xA', 'nb[j]' (teacher nudge), '-uj'. A group
+ * nudged by a target port adds its nudge terms at run time (they depend on whether the port holds a target).
+ */
+export function somaTerms(g: Group): [number, string[]][] {
+  const byCoef = new Map<number, string[]>();
+  const add = (k: number, x: string) => {
+    if (k === 0) return;
+    byCoef.set(k, [...(byCoef.get(k) ?? []), x]);
+  };
+  add(g.kBasal, 'xB');
+  add(g.kApical, 'xA');
+  if (g.nudge === NudgeSource.Teacher) {
+    add(g.kNudge, 'nb[j]');
+    add(g.kTotal + g.kNudge, '-uj');
+  } else if (g.nudge !== NudgeSource.Target) add(g.kTotal, '-uj');
+  return [...byCoef.entries()];
 }
 
 /** Round half up of an exactly representable y with |y| < 2^51 (see the identity above). */

@@ -32,7 +32,7 @@ export interface LearnContext {
   nPre: number;
   nPost: number;
   rowPtr: Uint32Array | null;
-  cols: Uint32Array | null;
+  cols: Uint16Array | null;
   colPtr: Uint32Array | null;
   colSyn: Uint32Array | null;
   colRow: Uint32Array | null;

@@ -187,9 +187,9 @@ export interface Projection {
   delay: number;
   /** Dense: post-major [post][pre] (synapse j·nPre + i); sparse: CSR order by presynaptic neuron; one-to-one: per neuron. */
   weights: Int8Array | Int16Array;
-  /** Sparse only: row pointers (pre + 1 entries) and postsynaptic indices. */
+  /** Sparse only: row pointers (pre + 1 entries) and postsynaptic indices (16-bit local indices, docs/chip.md §3). */
   rowPtr: Uint32Array | null;
-  cols: Uint32Array | null;
+  cols: Uint16Array | null;
   plasticity: Plasticity | null;
 }
 

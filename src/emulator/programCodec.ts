@@ -280,6 +280,20 @@ function decodeWeights(raw: Uint8Array, bits: number, name: string): Int8Array |
   return Int8Array.from(new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
+/**
+ * Sparse column indices as stored: 16-bit local indices (docs/chip.md §3). The wire keeps repeated uint32; a
+ * value at or past MAX_GROUP_SIZE (= 2^16) cannot name a neuron of any group, so it is rejected here rather than
+ * wrapped by the 16-bit store (validateProgram then checks each index against its post group).
+ */
+function decodeCols(raw: number[], name: string): Uint16Array {
+  const out = new Uint16Array(raw.length);
+  for (let k = 0; k < raw.length; k++) {
+    if (raw[k] >= MAX_GROUP_SIZE) throw new ProgramInvalidError(`projection "${name}": cols[${k}] = ${raw[k]} not below the largest group size ${MAX_GROUP_SIZE}`, INVALID_HINT);
+    out[k] = raw[k];
+  }
+  return out;
+}
+
 function toProgramBody(m: MsgBody): ProgramBody {
   return {
     name: m.name,
@@ -337,7 +351,7 @@ function toProgramBody(m: MsgBody): ProgramBody {
         delay: p.delay,
         weights: decodeWeights(p.weights, p.weightBits, p.name),
         rowPtr: sparse ? Uint32Array.from(p.rowPtr) : null,
-        cols: sparse ? Uint32Array.from(p.cols) : null,
+        cols: sparse ? decodeCols(p.cols, p.name) : null,
         plasticity: pl
           ? {
               source: pl.source,
@@ -396,7 +410,7 @@ export function decodeProgram(bytes: Uint8Array): Program {
   try {
     body = toProgramBody(t.body.decode(bodyBytes) as unknown as MsgBody);
   } catch (e) {
-    if (e instanceof ProgramFormatError) throw e;
+    if (e instanceof ProgramFormatError || e instanceof ProgramInvalidError) throw e;
     throw corrupted(e);
   }
   const program: Program = { formatVersion: h.formatVersion, chipRevision: h.chipRevision, seed: h.seed, hash: sha.toString('hex'), body };
@@ -612,7 +626,7 @@ export function validateProgram(p: Program): void {
     if (pr.kind === ProjectionKind.Sparse) {
       const rp = pr.rowPtr;
       const cols = pr.cols;
-      if (!(rp instanceof Uint32Array) || !(cols instanceof Uint32Array)) fail(what, 'sparse projection needs Uint32Array row_ptr and cols');
+      if (!(rp instanceof Uint32Array) || !(cols instanceof Uint16Array)) fail(what, 'sparse projection needs a Uint32Array row_ptr and Uint16Array cols');
       if (rp!.length !== pre.size + 1) fail(what, `row_ptr has ${rp!.length} entries, expected ${pre.size + 1}`);
       if (rp![0] !== 0) fail(what, `row_ptr[0] is ${rp![0]}, expected 0`);
       for (let i = 1; i < rp!.length; i++) if (rp![i] < rp![i - 1]) fail(what, `row_ptr decreases at ${i}`);

@@ -14,7 +14,7 @@ export type RouteKernel = (
   ring: Float64Array,
   base: number,
   rowPtr: Uint32Array | null,
-  cols: Uint32Array | null,
+  cols: Uint16Array | null,
 ) => void;
 
 export function routeKernelSource(kind: ProjectionKind, nPre: number, nPost: number): string {

@@ -347,7 +347,7 @@ function buildProjection(s: ProjectionSpec, net: Network, popIndex: Map<string, 
   let kind: ProjectionKind;
   let values: Float64Array;
   let rowPtr: Uint32Array | null = null;
-  let cols: Uint32Array | null = null;
+  let cols: Uint16Array | null = null;
   if (kindName === 'dense') {
     kind = ProjectionKind.Dense;
     values = denseWeights(s.weights, nPre, nPost, s.name);
@@ -368,7 +368,7 @@ function buildProjection(s: ProjectionSpec, net: Network, popIndex: Map<string, 
     }
     order.sort((a, b) => sw.pre[a] - sw.pre[b] || a - b);
     rowPtr = new Uint32Array(nPre + 1);
-    cols = new Uint32Array(n);
+    cols = new Uint16Array(n);
     values = new Float64Array(n);
     order.forEach((k, q) => {
       rowPtr![sw.pre[k] + 1]++;

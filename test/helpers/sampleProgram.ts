@@ -154,7 +154,7 @@ export function sampleProgram(): Program {
           delay: 5,
           weights: Int16Array.from([-32768, 32767, 1, -1, 300]),
           rowPtr: Uint32Array.from([0, 2, 2, 5]),
-          cols: Uint32Array.from([4, 0, 1, 2, 4]),
+          cols: Uint16Array.from([4, 0, 1, 2, 4]),
           plasticity: {
             source: 'dw @epoch(4) = post.rate * 0.25',
             statements: [{ trigger: Trigger.Epoch, epochShift: 4, target: RuleTarget.Weight, code: Int32Array.from([t('post.rate'), encodeWord(Op.MulC, 2), 1]) }],

@@ -35,11 +35,14 @@ export const enum Op {
   F64Store = 0x39,
   I32Const = 0x41,
   I64Const = 0x42,
+  F64Const = 0x44,
   I32Eqz = 0x45,
+  I32Ne = 0x47,
   I32LtU = 0x49,
   I32LtS = 0x48,
   I64GtS = 0x55,
   I64LtS = 0x53,
+  I32Ctz = 0x68,
   I32Add = 0x6a,
   I32Sub = 0x6b,
   I32Mul = 0x6c,
@@ -67,11 +70,17 @@ export const enum Simd {
   V128Const = 0x0c,
   I8x16Shuffle = 0x0d,
   I32x4Splat = 0x11,
+  F64x2Splat = 0x14,
   I32x4ExtractLane = 0x1b,
   I32x4Eq = 0x37,
   I32x4LtS = 0x39,
   I32x4GtS = 0x3b,
+  I32x4GeS = 0x3f,
+  F64x2Ge = 0x4c,
+  V128Not = 0x4d,
   V128And = 0x4e,
+  V128Andnot = 0x4f,
+  V128Or = 0x50,
   V128Xor = 0x51,
   V128Bitselect = 0x52,
   V128Store32Lane = 0x5a,
@@ -79,7 +88,10 @@ export const enum Simd {
   V128Load32Zero = 0x5c,
   V128Load64Zero = 0x5d,
   I8x16NarrowI16x8S = 0x65,
+  F64x2Floor = 0x75,
   I16x8NarrowI32x4S = 0x85,
+  I32x4Neg = 0xa1,
+  I32x4Bitmask = 0xa4,
   I32x4Shl = 0xab,
   I32x4ShrS = 0xac,
   I32x4ShrU = 0xad,
@@ -89,6 +101,8 @@ export const enum Simd {
   I32x4MinS = 0xb6,
   I32x4MaxS = 0xb8,
   I32x4DotI16x8S = 0xba,
+  I64x2ExtendLowI32x4S = 0xc7,
+  I64x2ExtendHighI32x4S = 0xc8,
   I64x2ShrS = 0xcc,
   I64x2ShrU = 0xcd,
   I64x2Add = 0xce,
@@ -96,6 +110,13 @@ export const enum Simd {
   I64x2GtS = 0xd9,
   I64x2ExtmulLowI32x4S = 0xdc,
   I64x2ExtmulHighI32x4S = 0xdd,
+  F64x2Add = 0xf0,
+  F64x2Sub = 0xf1,
+  F64x2Mul = 0xf2,
+  F64x2Pmin = 0xf6,
+  F64x2Pmax = 0xf7,
+  I32x4TruncSatF64x2SZero = 0xfc,
+  F64x2ConvertLowI32x4S = 0xfe,
 }
 
 /** Block type "no result". */
@@ -199,6 +220,10 @@ export class Fragment {
   }
   i32x4(a: number, b = a, c = a, d = a): this {
     const v = new Int32Array([a, b, c, d]);
+    return this.v128(new Uint8Array(v.buffer));
+  }
+  f64x2(a: number): this {
+    const v = new Float64Array([a, a]);
     return this.v128(new Uint8Array(v.buffer));
   }
   i64x2(a: bigint): this {

@@ -1,0 +1,368 @@
+/**
+ * The WebAssembly backend of one spiking neuron group: its integrate, fire and trace phases (docs/chip.md §5,
+ * §6.1, §9) as WebAssembly SIMD bytecode emitted at load, four neurons per iteration, over state arrays and the
+ * delay rings of its incoming projections that live in one fixed-size WebAssembly memory (never grown; the chip
+ * holds views on it, so snapshot/restore, probes, digests, routing and the JavaScript kernels use the same arrays).
+ *
+ * Exactness. The kernel performs the very IEEE double operations of the JavaScript kernel (groupKernel.ts), in
+ * the same order, on f64x2 lanes: decays `v − ⌊v·k2^−20 + ½⌋`, ring conversions, saturations (as f64x2.pmax/pmin
+ * against ±2^31 bounds: no NaN can occur; an input saturation is left out where the ring's bound proves it a
+ * no-op, GroupWasmRing.bound), the soma sum with the same grouping of equal coefficients
+ * (somaTerms), `⌊D·2^−8 + ½⌋`, and the traces. Identical operations on identical doubles give identical doubles,
+ * so the results are bit-identical, including any step the JavaScript kernel does not take exactly. One step
+ * is written differently: r12(S) (round half up of S·2^−12, where the JavaScript kernel switches between RH and
+ * the integer path RS at |S| = 2^52) is computed for every S as q + [y − q ≥ ½] with y = S·2^−12 (exact, a
+ * power-of-two scaling) and q = ⌊y⌋; y − q is exact, and this is the exact round half up of y, which both
+ * JavaScript paths compute (RH is exact below 2^52: y + ½ is then a multiple of 2^−12 below 2^41).
+ * Integer results (within int32 after saturation) are converted back exactly by adding 1.5·2^52 and taking the
+ * low word of each double.
+ * Refractoriness, the threshold test, reset and the spike, rate and event outputs are i32x4 lane masks; events
+ * are appended in ascending neuron order from the lane bitmask, as the JavaScript kernel appends them.
+ *
+ * Coverage (groupWasmCovers): binary spiking neuron groups without a lookup table, noise, nudging or high-pass
+ * trace. The last size mod 4 neurons run the JavaScript kernel of the same group (GroupKernelParams.from), which
+ * continues the event list.
+ */
+import { STATE_ONE } from '../constants.js';
+import { compileGroupKernel, somaTerms, type GroupKernel, type GroupKernelParams } from '../groupKernel.js';
+import { Compartment, GroupKind, NoiseTarget, NudgeSource, OutputMode, TRACE_HP, TRACE_X1, TRACE_X2, type Group } from '../program.js';
+import { BLOCK_VOID, encodeModule, fixedMemory, FunctionBuilder, instantiate, Op, Simd, ValType, type WasmMemory } from './wasmAssembler.js';
+
+const PAGE = 65536;
+const MAX = 2147483647;
+const MIN = -2147483648;
+/** Calls of the kernel on scratch memory at load (engine tier-up; see wasmAssembler.instantiate). */
+const WARM_UP_CALLS = 2;
+/** 1.5·2^52: x + INT_MAGIC holds the int32 x in its low word (see join in emitGroupStep). */
+const INT_MAGIC = 6755399441055744;
+
+/**
+ * Neurons from which backend 'auto' runs a covered group on WebAssembly (below, the call overhead and the
+ * JavaScript tail dominate).
+ */
+export const GROUP_WASM_MIN_NEURONS = 64;
+
+/** Whether the WebAssembly group kernel covers a group (see the file comment). */
+export function groupWasmCovers(g: Group, hasLut: boolean): boolean {
+  return (
+    g.kind === GroupKind.Neuron &&
+    g.output === OutputMode.Binary &&
+    !hasLut &&
+    g.noiseTarget === NoiseTarget.None &&
+    g.nudge === NudgeSource.None &&
+    (g.traces & TRACE_HP) === 0 &&
+    g.size >= 4
+  );
+}
+
+/** One incoming projection's delay ring, in program order of the group's incoming projections. */
+export interface GroupWasmRing {
+  projection: number;
+  target: Compartment;
+  depth: number;
+  /** Conversion shift weightShift + payloadFrac(pre) − 16 (docs/chip.md §5.1). */
+  shift: number;
+  /**
+   * A bound on |Σ w·payload| in one ring slot: the largest fan-in onto one neuron × the largest |weight| of the
+   * weight width × the largest |payload| of the presynaptic group (1 for spikes, 2^15 graded). A slot holds the
+   * events of one tick, so the bound holds under plasticity too. Saturations it proves to be no-ops are omitted.
+   */
+  bound: number;
+}
+
+/** Bump allocator over linear memory: 16-byte aligned arrays, each followed by 16 bytes of padding. */
+class Layout {
+  size = 0;
+  alloc(bytes: number): number {
+    const at = this.size;
+    this.size = Math.ceil((at + bytes + 16) / 16) * 16;
+    return at;
+  }
+}
+
+interface Offsets {
+  u: number;
+  prosp: number;
+  vB: number;
+  vA: number;
+  ref: number;
+  rate: number;
+  spike: number;
+  ev: number;
+  x1: number;
+  x2: number;
+  basalRate: number;
+  slots: number;
+  rings: number[];
+}
+
+export class GroupKernelWasm {
+  readonly memory: WasmMemory;
+  readonly u: Int32Array;
+  /** ŭ: its own array with a prospective gain, else the same array as u. */
+  readonly prosp: Int32Array;
+  readonly vB: Int32Array | null;
+  readonly vA: Int32Array | null;
+  readonly ref: Int32Array;
+  readonly rate: Int32Array;
+  /** Spike flags, which are also the payloads. */
+  readonly spike: Int32Array;
+  readonly evIdx: Int32Array;
+  readonly x1: Int32Array | null;
+  readonly x2: Int32Array | null;
+  readonly basalRate: Int32Array | null;
+  /** The delay ring of each incoming projection (by projection index): depth × size doubles. */
+  readonly rings = new Map<number, Float64Array>();
+  private readonly slots: Int32Array;
+  private readonly depths: Int32Array;
+  private readonly step: () => number;
+  private readonly n: number;
+
+  constructor(
+    readonly group: Group,
+    readonly incoming: GroupWasmRing[],
+    basalRateUsed: boolean,
+  ) {
+    const g = group;
+    const n = g.size;
+    this.n = n;
+    const L = new Layout();
+    const arr = (on: boolean) => (on ? L.alloc(n * 4) : -1);
+    const o: Offsets = {
+      u: arr(true),
+      prosp: arr(g.prospectiveGain > 0),
+      vB: arr(g.hasBasal),
+      vA: arr(g.hasApical),
+      ref: arr(true),
+      rate: arr(true),
+      spike: arr(true),
+      ev: arr(true),
+      x1: arr((g.traces & TRACE_X1) !== 0),
+      x2: arr((g.traces & TRACE_X2) !== 0),
+      basalRate: arr(basalRateUsed),
+      slots: L.alloc(Math.max(1, incoming.length) * 4),
+      rings: incoming.map((r) => L.alloc(r.depth * n * 8)),
+    };
+    const pages = Math.max(1, Math.ceil(L.size / PAGE));
+    this.memory = fixedMemory(pages);
+    const buf = this.memory.buffer;
+    const view = (off: number) => (off >= 0 ? new Int32Array(buf, off, n) : null);
+    this.u = view(o.u)!;
+    this.prosp = view(o.prosp) ?? this.u;
+    this.vB = view(o.vB);
+    this.vA = view(o.vA);
+    this.ref = view(o.ref)!;
+    this.rate = view(o.rate)!;
+    this.spike = view(o.spike)!;
+    this.evIdx = view(o.ev)!;
+    this.x1 = view(o.x1);
+    this.x2 = view(o.x2);
+    this.basalRate = view(o.basalRate);
+    this.slots = new Int32Array(buf, o.slots, Math.max(1, incoming.length));
+    incoming.forEach((r, k) => this.rings.set(r.projection, new Float64Array(buf, o.rings[k], r.depth * n)));
+    this.depths = Int32Array.from(incoming, (r) => r.depth);
+    const bytes = encodeModule(pages, [{ name: 'step', fn: emitGroupStep(g, incoming, o) }]);
+    const exports = instantiate(bytes, this.memory, pages, (scratch) => {
+      for (let r = 0; r < WARM_UP_CALLS; r++) scratch.step();
+    });
+    this.step = exports.step as unknown as () => number;
+  }
+
+  /**
+   * The group's kernel with the JavaScript kernel's contract (GroupKernel): the SIMD loop over the first
+   * ⌊size/4⌋·4 neurons, then the JavaScript kernel compiled from `params` over the rest.
+   */
+  kernel(params: GroupKernelParams): GroupKernel {
+    const n = this.n;
+    const n4 = n & ~3;
+    const tail = n4 < n ? compileGroupKernel({ ...params, from: n4 }) : null;
+    const slots = this.slots;
+    const depths = this.depths;
+    const R = depths.length;
+    const slotBytes = n * 8;
+    const step = this.step;
+    return (G, rings, t) => {
+      for (let k = 0; k < R; k++) slots[k] = (t % depths[k]) * slotBytes;
+      G.evCount[0] = step();
+      if (tail !== null) tail(G, rings, t);
+    };
+  }
+}
+
+/** step(): the SIMD loop over neurons 0 .. ⌊n/4⌋·4 − 1; returns the number of events. */
+function emitGroupStep(g: Group, incoming: GroupWasmRing[], o: Offsets): FunctionBuilder {
+  const f = new FunctionBuilder([], [ValType.I32]);
+  const n4 = g.size & ~3;
+  const V = () => f.local(ValType.V128);
+  const pos = f.local(ValType.I32); // byte offset of the block in int32 arrays (4·j)
+  const pos2 = f.local(ValType.I32); // byte offset in f64 arrays (8·j)
+  const ne = f.local(ValType.I32);
+  const mask = f.local(ValType.I32);
+  const ra = f.local(ValType.I32);
+  const ringBase = incoming.map(() => f.local(ValType.I32));
+  const xB = [V(), V()];
+  const xA = [V(), V()];
+  const iS = [V(), V()];
+  const uj = [V(), V()];
+  const un = [V(), V()];
+  const up = [V(), V()];
+  const tmp = V();
+  const u4 = V();
+  const un4 = V();
+  const up4 = V();
+  const ref4 = V();
+  const mR = V();
+  const fire = V();
+  const prospective = g.prospectiveGain > 0;
+  const somaBound = somaTerms(g).reduce((a, [k, names]) => a + k * names.length * 2 ** 31, 0);
+
+  const clamp = () => f.f64x2(MIN).simd(Simd.F64x2Pmax).f64x2(MAX).simd(Simd.F64x2Pmin);
+  /** ⌊x·c + ½⌋ of the f64x2 on the stack. */
+  const roundMul = (c: number) => f.f64x2(c).simd(Simd.F64x2Mul).f64x2(0.5).simd(Simd.F64x2Add).simd(Simd.F64x2Floor);
+  /** Lanes 2h, 2h + 1 of an int32 array as f64x2. */
+  const loadPair = (off: number, h: number) => f.get(pos).simdMem(Simd.V128Load64Zero, off + 8 * h).simd(Simd.F64x2ConvertLowI32x4S);
+  /**
+   * The i32x4 of two f64x2 locals holding integers within int32 (lanes lo0, lo1, hi0, hi1): adding 1.5·2^52 is
+   * exact for an integer |x| < 2^51 and leaves x mod 2^32 in the low word of the double.
+   */
+  const join = (pair: number[]) => {
+    f.get(pair[0]).f64x2(INT_MAGIC).simd(Simd.F64x2Add).get(pair[1]).f64x2(INT_MAGIC).simd(Simd.F64x2Add);
+    f.shuffle([0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27]);
+  };
+  /** Stores a pair of f64x2 locals (integers within int32) to lanes 0..3 of the block in an int32 array. */
+  const storeBlock = (off: number, pair: number[]) => {
+    f.get(pos);
+    join(pair);
+    f.simdMem(Simd.V128Store, off);
+  };
+  /** Bound on |input| of ring k after conversion (round half up adds at most ½). */
+  const inputBound = (k: number) => incoming[k].bound * 2 ** -incoming[k].shift + 1;
+  /** The saturated input of ring k for lanes 2h, 2h + 1 (docs/chip.md §5.1); clears the ring slot. */
+  const ringInput = (k: number, h: number) => {
+    f.get(ringBase[k]).get(pos2).op(Op.I32Add).tee(ra).simdMem(Simd.V128Load, 16 * h);
+    f.get(ra).f64x2(0).simdMem(Simd.V128Store, 16 * h);
+    const s = incoming[k].shift;
+    if (s <= 0) f.f64x2(2 ** -s).simd(Simd.F64x2Mul);
+    else roundMul(2 ** -s);
+    if (inputBound(k) > MAX) clamp();
+  };
+  /** Σ of the saturated inputs to compartment c (sat32 of the sum when there are several), or null. */
+  const inputsTo = (c: Compartment, h: number): boolean => {
+    const list = incoming.map((r, k) => ({ r, k })).filter(({ r }) => r.target === c);
+    list.forEach(({ k }, q) => {
+      ringInput(k, h);
+      if (q > 0) f.simd(Simd.F64x2Add);
+    });
+    if (list.length > 1 && list.reduce((a, { k }) => a + Math.min(inputBound(k), 2 ** 31), 0) > MAX) clamp();
+    return list.length > 0;
+  };
+  const dendrite = (off: number, decay: number, c: Compartment, h: number, x: number) => {
+    loadPair(off, h).tee(x).get(x);
+    roundMul(decay * 2 ** -20).simd(Simd.F64x2Sub).set(x);
+    if (inputsTo(c, h)) f.get(x).simd(Simd.F64x2Add).set(x);
+    f.get(x);
+    clamp().set(x);
+  };
+
+  for (let k = 0; k < incoming.length; k++) {
+    f.i32(0).mem(Op.I32Load, 2, o.slots + 4 * k).i32(o.rings[k]).op(Op.I32Add).set(ringBase[k]);
+  }
+  f.i32(0).set(pos);
+  f.i32(0).set(ne);
+  f.op(Op.Loop, BLOCK_VOID);
+  f.get(pos).i32(1).op(Op.I32Shl).set(pos2);
+  for (let h = 0; h < 2; h++) {
+    if (g.hasBasal) dendrite(o.vB, g.basalDecay, Compartment.Basal, h, xB[h]);
+    if (g.hasApical) dendrite(o.vA, g.apicalDecay, Compartment.Apical, h, xA[h]);
+    const somaInput = inputsTo(Compartment.Soma, h);
+    if (somaInput) f.set(iS[h]);
+    loadPair(o.u, h).set(uj[h]);
+    // S = Σ_k (Σ x)·k, as the JavaScript kernel groups and orders it.
+    const parts = somaTerms(g);
+    parts.forEach(([k, names], q) => {
+      names.forEach((name, i) => {
+        const neg = name.startsWith('-');
+        const x = name.replace('-', '');
+        const push = () => {
+          if (x === 'xB') return g.hasBasal ? f.get(xB[h]) : f.f64x2(0);
+          if (x === 'xA') return g.hasApical ? f.get(xA[h]) : f.f64x2(0);
+          if (x === 'uj') return f.get(uj[h]);
+          throw new Error(`soma term ${name} is not covered`);
+        };
+        if (i === 0 && neg) {
+          f.f64x2(0);
+          push().simd(Simd.F64x2Sub);
+        } else push();
+        if (i > 0) f.simd(neg ? Simd.F64x2Sub : Simd.F64x2Add);
+      });
+      f.f64x2(k).simd(Simd.F64x2Mul);
+      if (q > 0) f.simd(Simd.F64x2Add);
+    });
+    if (parts.length === 0) f.f64x2(0);
+    // r12(S) = q + [y − q ≥ ½], y = S·2^−12, q = ⌊y⌋, or ⌊y + ½⌋ (the same value) where |S| < 2^52 for
+    // every state (each term is an int32); then D = sat32(r12(S) + I_S·2^8).
+    if (somaBound < 2 ** 52) roundMul(2 ** -12);
+    else {
+      f.f64x2(2 ** -12).simd(Simd.F64x2Mul).tee(tmp).simd(Simd.F64x2Floor).tee(un[h]);
+      f.get(tmp).get(un[h]).simd(Simd.F64x2Sub).f64x2(0.5).simd(Simd.F64x2Ge).f64x2(1).simd(Simd.V128And).simd(Simd.F64x2Add);
+    }
+    if (somaInput) f.get(iS[h]).f64x2(256).simd(Simd.F64x2Mul).simd(Simd.F64x2Add);
+    clamp().set(tmp);
+    // u_new = sat32(u + r8(D)); ŭ = sat32(u + round(D·g·2^−16)).
+    f.get(uj[h]).get(tmp);
+    roundMul(2 ** -8).simd(Simd.F64x2Add);
+    clamp().set(un[h]);
+    if (prospective) {
+      f.get(uj[h]).get(tmp);
+      roundMul(g.prospectiveGain * 2 ** -16).simd(Simd.F64x2Add);
+      clamp().set(up[h]);
+    }
+  }
+  if (g.hasBasal) storeBlock(o.vB, xB);
+  if (g.hasApical) storeBlock(o.vA, xA);
+  join(un);
+  f.set(un4);
+  if (prospective) {
+    join(up);
+    f.set(up4);
+  }
+  // Refractory neurons (ref > 0) keep u and ŭ and count down; the others take the new values and fire at threshold.
+  f.get(pos).simdMem(Simd.V128Load, o.ref).tee(ref4).i32x4(0).simd(Simd.I32x4GtS).set(mR);
+  f.get(un4).i32x4(g.threshold).simd(Simd.I32x4GeS).get(mR).simd(Simd.V128Andnot).set(fire);
+  f.get(pos).simdMem(Simd.V128Load, o.u).set(u4);
+  f.get(pos).i32x4(g.reset).get(u4).get(un4).get(mR).simd(Simd.V128Bitselect).get(fire).simd(Simd.V128Bitselect).simdMem(Simd.V128Store, o.u);
+  if (prospective) {
+    f.get(pos).i32x4(g.reset).get(pos).simdMem(Simd.V128Load, o.prosp).get(up4).get(mR).simd(Simd.V128Bitselect);
+    f.get(fire).simd(Simd.V128Bitselect).simdMem(Simd.V128Store, o.prosp);
+  }
+  f.get(pos).i32x4(g.refractory).get(ref4).get(mR).simd(Simd.I32x4Add).get(fire).simd(Simd.V128Bitselect).simdMem(Simd.V128Store, o.ref);
+  f.get(pos).get(fire).simd(Simd.I32x4Neg).simdMem(Simd.V128Store, o.spike);
+  f.get(pos).get(fire).i32x4(STATE_ONE).simd(Simd.V128And).simdMem(Simd.V128Store, o.rate);
+  if (o.basalRate >= 0) f.get(pos).i32x4(0).simdMem(Simd.V128Store, o.basalRate);
+  // Events: ev[ne++] = j + lane, lanes ascending.
+  f.get(fire).simd(Simd.I32x4Bitmask).tee(mask).op(Op.If, BLOCK_VOID);
+  f.op(Op.Loop, BLOCK_VOID);
+  f.get(ne).i32(2).op(Op.I32Shl);
+  f.get(pos).i32(2).op(Op.I32ShrU).get(mask).op(Op.I32Ctz).op(Op.I32Add);
+  f.mem(Op.I32Store, 2, o.ev);
+  f.get(ne).i32(1).op(Op.I32Add).set(ne);
+  f.get(mask).get(mask).i32(1).op(Op.I32Sub).op(Op.I32And).tee(mask).br(Op.BrIf, 0);
+  f.op(Op.End);
+  f.op(Op.End);
+  // Traces (docs/chip.md §9), spiking form: x ← sat32(x − r20(k·x) + (spike ? A : 0)).
+  const trace = (off: number, decay: number, impulse: number) => {
+    for (let h = 0; h < 2; h++) {
+      loadPair(off, h).tee(xB[h]).get(xB[h]);
+      roundMul(decay * 2 ** -20).simd(Simd.F64x2Sub);
+      f.get(fire).simd(h === 0 ? Simd.I64x2ExtendLowI32x4S : Simd.I64x2ExtendHighI32x4S).f64x2(impulse).simd(Simd.V128And).simd(Simd.F64x2Add);
+      clamp().set(xB[h]);
+    }
+    storeBlock(off, xB);
+  };
+  if (o.x1 >= 0) trace(o.x1, g.x1Decay, g.x1Impulse);
+  if (o.x2 >= 0) trace(o.x2, g.x2Decay, g.x2Impulse);
+  f.get(pos).i32(16).op(Op.I32Add).tee(pos).i32(n4 * 4).op(Op.I32LtU).br(Op.BrIf, 0);
+  f.op(Op.End);
+  f.get(ne);
+  return f;
+}

@@ -1,0 +1,235 @@
+/**
+ * The WebAssembly group kernel (src/emulator/wasm/groupKernelWasm.ts) against the JavaScript reference: random
+ * spiking LIF programs (sizes not multiples of 4, so the JavaScript tail runs too; basal/apical/soma inputs from
+ * sparse, one-to-one and recurrent projections with any delay; every coefficient range; refractoriness;
+ * prospective voltage; x1/x2 traces; states and inputs at the int32 limits, so every saturation is exercised)
+ * leave exactly the same state on backend 'wasm' as on 'js' after every tick. (The golden vectors run on
+ * 'wasm' in test/chipWasm.test.ts.)
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Chip, type ChipBackend } from '../src/emulator/chip.js';
+import { Compartment, GroupKind, OutputMode, ProjectionKind, type Program, type Projection } from '../src/emulator/program.js';
+import { GROUP_WASM_MIN_NEURONS } from '../src/emulator/wasm/groupKernelWasm.js';
+import { coreDigestLine } from '../test-support/vectorDefinitions.js';
+import { COEF_ONE, group, inputGroup, ONE, program, projection } from './helpers/programBuilder.js';
+
+const MAX = 2147483647;
+const MIN = -2147483648;
+
+/** Every state array of a chip (neurons, synapses, rings), for exact comparison. */
+function state(chip: Chip): number[][] {
+  return chip.snapshot().arrays.map((a) => Array.from(a as ArrayLike<number>));
+}
+
+/**
+ * Runs a program on backend 'js' and on `other`, both driven with the spikes `spikes(t)` on port 'in' before tick
+ * t; compares the state after every tick.
+ */
+function compareBackends(prog: Program, ticks: number, other: ChipBackend, spikes: (t: number) => number[]): Chip {
+  const chips = (['js', other] as ChipBackend[]).map((backend) => new Chip(prog, { backend }));
+  for (let t = 0; t < ticks; t++) {
+    const input = spikes(t);
+    for (const c of chips) {
+      c.setInput('in', input);
+      c.step();
+    }
+    const [a, b] = chips.map(state);
+    for (let q = 0; q < a.length; q++) {
+      if (a[q].length !== b[q].length || a[q].some((x, i) => x !== b[q][i])) {
+        const i = a[q].findIndex((x, i) => x !== b[q][i]);
+        expect(b[q][i], `tick ${t}: state array ${q}, element ${i} (js ${a[q][i]}, ${other} ${b[q][i]})`).toBe(a[q][i]);
+      }
+    }
+    expect(coreDigestLine(chips[1]), `digests after tick ${t}`).toBe(coreDigestLine(chips[0]));
+  }
+  expect(chips[1].synapticEventsTotal).toBe(chips[0].synapticEventsTotal);
+  expect(Array.from(chips[1].cyclesTotal)).toEqual(Array.from(chips[0].cyclesTotal));
+  return chips[1];
+}
+
+interface LifCase {
+  nIn: number;
+  n: number;
+  hasBasal: boolean;
+  hasApical: boolean;
+  basalDecay: number;
+  apicalDecay: number;
+  kBasal: number;
+  kApical: number;
+  kTotal: number;
+  prospectiveGain: number;
+  threshold: number;
+  reset: number;
+  refractory: number;
+  traces: number;
+  x1Decay: number;
+  x1Impulse: number;
+  x2Decay: number;
+  x2Impulse: number;
+  extreme: boolean;
+  seed: number;
+  ticks: number;
+}
+
+const coef = fc.oneof(fc.constantFrom(0, 1, COEF_ONE - 1, COEF_ONE), fc.integer({ min: 0, max: COEF_ONE }));
+const lifArb: fc.Arbitrary<LifCase> = fc.record({
+  nIn: fc.integer({ min: 1, max: 19 }),
+  n: fc.integer({ min: 4, max: 23 }),
+  hasBasal: fc.boolean(),
+  hasApical: fc.boolean(),
+  basalDecay: coef,
+  apicalDecay: coef,
+  kBasal: coef,
+  kApical: coef,
+  kTotal: coef,
+  prospectiveGain: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1 << 20 })),
+  threshold: fc.oneof(fc.integer({ min: -4 * ONE, max: 4 * ONE }), fc.constantFrom(MIN, MAX)),
+  reset: fc.oneof(fc.integer({ min: -4 * ONE, max: 4 * ONE }), fc.constantFrom(MIN, MAX)),
+  refractory: fc.integer({ min: 0, max: 5 }),
+  traces: fc.integer({ min: 0, max: 3 }),
+  x1Decay: coef,
+  x1Impulse: fc.oneof(fc.integer({ min: -ONE, max: ONE }), fc.constantFrom(MIN, MAX)),
+  x2Decay: coef,
+  x2Impulse: fc.oneof(fc.integer({ min: -ONE, max: ONE }), fc.constantFrom(MIN, MAX)),
+  extreme: fc.boolean(),
+  seed: fc.integer(),
+  ticks: fc.integer({ min: 1, max: 12 }),
+});
+
+function rng(seed: number): (lo: number, hi: number) => number {
+  let s = seed >>> 0;
+  return (lo, hi) => lo + Math.floor(((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * (hi - lo + 1));
+}
+
+/** A sparse projection with random connections (probability 1/2) and weights. */
+function sparse(name: string, pre: number, post: number, nPre: number, nPost: number, pick: (lo: number, hi: number) => number, p: Partial<Projection>): Projection {
+  const rowPtr = new Uint32Array(nPre + 1);
+  const cols: number[] = [];
+  const w: number[] = [];
+  const bits = p.weightBits ?? 8;
+  const wMax = 2 ** (bits - 1);
+  for (let i = 0; i < nPre; i++) {
+    for (let j = 0; j < nPost; j++) {
+      if (pick(0, 1)) {
+        cols.push(j);
+        w.push(pick(-wMax, wMax - 1));
+      }
+    }
+    rowPtr[i + 1] = cols.length;
+  }
+  return projection(name, pre, post, w, { kind: ProjectionKind.Sparse, weightBits: bits, rowPtr, cols: Uint16Array.from(cols), ...p });
+}
+
+function lifProgram(c: LifCase): Program {
+  const pick = rng(c.seed);
+  const init = Int32Array.from({ length: c.n }, () => (c.extreme ? [MIN, MAX, pick(MIN, MAX)][pick(0, 2)] : pick(-4 * ONE, 4 * ONE)));
+  const targets = [Compartment.Soma, ...(c.hasBasal ? [Compartment.Basal] : []), ...(c.hasApical ? [Compartment.Apical] : [])];
+  const target = () => targets[pick(0, targets.length - 1)];
+  // Extreme: large weights and weightShift 0 (conversion shift −16: inputs shifted left, beyond int32).
+  const shift = () => (c.extreme ? pick(0, 3) : pick(4, 20));
+  const lif = group('lif', c.n, {
+    output: OutputMode.Binary,
+    hasBasal: c.hasBasal,
+    hasApical: c.hasApical,
+    basalDecay: c.basalDecay,
+    apicalDecay: c.apicalDecay,
+    kBasal: c.kBasal,
+    kApical: c.kApical,
+    kTotal: c.kTotal,
+    prospectiveGain: c.prospectiveGain,
+    threshold: c.threshold,
+    reset: c.reset,
+    refractory: c.refractory,
+    traces: c.traces,
+    x1Decay: c.x1Decay,
+    x1Impulse: c.x1Impulse,
+    x2Decay: c.x2Decay,
+    x2Impulse: c.x2Impulse,
+    initSoma: init,
+  });
+  const projections: Projection[] = [
+    sparse('in_lif', 0, 1, c.nIn, c.n, pick, { target: target(), weightBits: 16, weightShift: shift(), delay: pick(1, 3) }),
+    sparse('in_lif2', 0, 1, c.nIn, c.n, pick, { target: target(), weightShift: shift(), delay: pick(1, 2) }),
+    sparse('rec', 1, 1, c.n, c.n, pick, { target: target(), weightShift: shift(), delay: pick(1, 4) }),
+  ];
+  if (c.nIn === c.n) {
+    projections.push(projection('one', 0, 1, Array.from({ length: c.n }, () => pick(-128, 127)), { kind: ProjectionKind.OneToOne, weightBits: 8, target: target(), weightShift: shift() }));
+  }
+  return program([inputGroup('in', c.nIn, { output: OutputMode.Binary }), lif], projections);
+}
+
+describe('backend wasm runs spiking groups in WebAssembly, equal to backend js', () => {
+  it('random LIF programs, state compared after every tick (property)', () => {
+    fc.assert(
+      fc.property(lifArb, (c) => {
+        const prog = lifProgram(c);
+        const pick = rng(c.seed ^ 0x5bd1e995);
+        const chip = compareBackends(prog, c.ticks, 'wasm', () => Array.from({ length: c.nIn }, () => pick(0, 1)));
+        expect(chip.groups[1].wasm, 'the LIF group runs on WebAssembly').not.toBeNull();
+      }),
+      { numRuns: 150, seed: 20261123 },
+    );
+  });
+
+  it('a long run of a recurrent network with many spikes and refractory periods', () => {
+    const c: LifCase = {
+      nIn: 50,
+      n: 203,
+      hasBasal: true,
+      hasApical: true,
+      basalDecay: COEF_ONE / 50,
+      apicalDecay: COEF_ONE / 100,
+      kBasal: COEF_ONE / 200,
+      kApical: COEF_ONE / 200,
+      kTotal: COEF_ONE / 200,
+      prospectiveGain: 5 << 8,
+      threshold: ONE,
+      reset: -ONE,
+      refractory: 7,
+      traces: 3,
+      x1Decay: COEF_ONE / 20,
+      x1Impulse: ONE,
+      x2Decay: COEF_ONE / 60,
+      x2Impulse: ONE / 2,
+      extreme: false,
+      seed: 7,
+      ticks: 400,
+    };
+    const pick = rng(99);
+    const chip = compareBackends(lifProgram(c), c.ticks, 'wasm', () => Array.from({ length: c.nIn }, () => (pick(0, 9) === 0 ? 1 : 0)));
+    expect(chip.groups[1].wasm).not.toBeNull();
+    expect(chip.synapticEventsTotal, 'the network fires').toBeGreaterThan(10000);
+  });
+
+  it("backend 'auto': groups of at least GROUP_WASM_MIN_NEURONS run on WebAssembly, also behind a JavaScript dense projection", () => {
+    const n = GROUP_WASM_MIN_NEURONS + 3;
+    const pick = rng(3);
+    const lifDef = group('lif', n, {
+      output: OutputMode.Binary,
+      hasBasal: true,
+      basalDecay: COEF_ONE / 10,
+      kBasal: COEF_ONE / 16,
+      kTotal: COEF_ONE / 16,
+      threshold: ONE / 4,
+      reset: 0,
+      refractory: 2,
+    });
+    const small = group('small', GROUP_WASM_MIN_NEURONS - 1, { ...lifDef, name: 'small', size: GROUP_WASM_MIN_NEURONS - 1, slices: [{ core: 0, start: 0, count: GROUP_WASM_MIN_NEURONS - 1 }] });
+    const prog = program(
+      [inputGroup('in', 8, { output: OutputMode.Binary }), lifDef, small],
+      [
+        // 8 × 67 < DENSE_WASM_MIN_SYNAPSES: a dense projection on JavaScript writing into the group's ring.
+        projection('fc', 0, 1, Array.from({ length: 8 * n }, () => pick(0, 127)), { weightBits: 8, weightShift: 6 }),
+        sparse('rec', 1, 1, n, n, pick, { weightShift: 10, target: Compartment.Soma }),
+        sparse('down', 1, 2, n, small.size, pick, { weightShift: 8 }),
+      ],
+    );
+    const chip = compareBackends(prog, 60, 'auto', () => Array.from({ length: 8 }, () => pick(0, 1)));
+    expect(chip.groups[0].def.kind).toBe(GroupKind.Input);
+    expect(chip.groups[1].wasm).not.toBeNull();
+    expect(chip.groups[2].wasm, 'below the size threshold').toBeNull();
+    expect(chip.projections[0].kernelBackend).toBe('js');
+    expect(new Chip(prog, { backend: 'js' }).groups[1].wasm, "backend 'js' never").toBeNull();
+  });
+});
