@@ -318,7 +318,7 @@ export async function runBenchmarks(opts: BenchOptions = {}): Promise<BenchRepor
     'nativeRatio compares the emulator and the C core (firmware-bridge/build/apx_bench, -O2) both in fast mode (per-tick digests off, final digest computed once and compared); nativeRatioDigestsOn both computing the per-core digests every tick.',
     'brian2Ratio = Brian2 C++ standalone network-run time (device._last_run_time, compile excluded) / emulator wall time (digests off); Brian2 integrates in float64 with its default flags (compilerFlags).',
     'upload.nativeRatio = SerialDevice.load bytes/s (encode + wire protocol over a pty + the board apx_load) / the C core apx_load bytes/s in-process.',
-    'bytesPerSynapse counts every typed array the emulator Chip holds for its projections (including the Program copy of the weights), divided by the synapse count; storage.cases breaks it down by kind and width.',
+    'bytesPerSynapse counts every typed array the emulator Chip holds for its projections (the weight array of the Program counted once: static projections read it, plastic ones learn into a copy), divided by the synapse count; storage.cases breaks it down by kind and width.',
   ];
   if (underLoad) notes.push(`Timings taken under load (1-min load average ${load0.toFixed(2)} → ${load1.toFixed(2)} on ${cores} cores, other processes running): re-run on a quiet machine for final figures.`);
   if (opts.note) notes.push(opts.note);

@@ -277,7 +277,9 @@ function emitGroupStep(g: Group, incoming: GroupWasmRing[], o: Offsets): Functio
     const somaInput = inputsTo(Compartment.Soma, h);
     if (somaInput) f.set(iS[h]);
     loadPair(o.u, h).set(uj[h]);
-    // S = Σ_k (Σ x)·k, as the JavaScript kernel groups and orders it.
+    // y = S·2^−12 with S = Σ_k (Σ x)·k, as the JavaScript kernel groups and orders it. Scaling by a power of two
+    // commutes with every rounded product and sum (no overflow or underflow here), so multiplying each part by
+    // k·2^−12 gives the very double S·2^−12.
     const parts = somaTerms(g);
     parts.forEach(([k, names], q) => {
       names.forEach((name, i) => {
@@ -295,15 +297,15 @@ function emitGroupStep(g: Group, incoming: GroupWasmRing[], o: Offsets): Functio
         } else push();
         if (i > 0) f.simd(neg ? Simd.F64x2Sub : Simd.F64x2Add);
       });
-      f.f64x2(k).simd(Simd.F64x2Mul);
+      f.f64x2(k * 2 ** -12).simd(Simd.F64x2Mul);
       if (q > 0) f.simd(Simd.F64x2Add);
     });
     if (parts.length === 0) f.f64x2(0);
     // r12(S) = q + [y − q ≥ ½], y = S·2^−12, q = ⌊y⌋, or ⌊y + ½⌋ (the same value) where |S| < 2^52 for
     // every state (each term is an int32); then D = sat32(r12(S) + I_S·2^8).
-    if (somaBound < 2 ** 52) roundMul(2 ** -12);
+    if (somaBound < 2 ** 52) f.f64x2(0.5).simd(Simd.F64x2Add).simd(Simd.F64x2Floor);
     else {
-      f.f64x2(2 ** -12).simd(Simd.F64x2Mul).tee(tmp).simd(Simd.F64x2Floor).tee(un[h]);
+      f.tee(tmp).simd(Simd.F64x2Floor).tee(un[h]);
       f.get(tmp).get(un[h]).simd(Simd.F64x2Sub).f64x2(0.5).simd(Simd.F64x2Ge).f64x2(1).simd(Simd.V128And).simd(Simd.F64x2Add);
     }
     if (somaInput) f.get(iS[h]).f64x2(256).simd(Simd.F64x2Mul).simd(Simd.F64x2Add);
