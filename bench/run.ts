@@ -295,7 +295,7 @@ export async function runBenchmarks(opts: BenchOptions = {}): Promise<BenchRepor
   const native = buildNativeBench();
   const workloads = quick
     ? [denseGraded(false, 128, 5), denseGraded(true, 128, 3), cuba(0.01, 1000), microcircuitTraining(1, [100, 30, 10], 10)]
-    : [denseGraded(false, 1024, 200), denseGraded(true, 1024, 50), cuba(10), microcircuitTraining(10)];
+    : [denseGraded(false, 1024, 200), denseGraded(true, 1024, 200), cuba(10), microcircuitTraining(10)];
   const results: WorkloadResult[] = [];
   for (const w of workloads) {
     progress(`${w.name}: ${w.description}`);
