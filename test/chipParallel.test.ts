@@ -16,7 +16,7 @@ import { Chip } from '../src/emulator/chip.js';
 import { CHIP_CORES } from '../src/emulator/constants.js';
 import { DIGEST_VARIABLES } from '../src/emulator/digest.js';
 import { UsageError } from '../src/emulator/errors.js';
-import { ParallelChip } from '../src/emulator/parallel/parallelChip.js';
+import { ParallelChip, WorkerFailedError } from '../src/emulator/parallel/parallelChip.js';
 import {
   Compartment,
   GroupKind,
@@ -389,6 +389,32 @@ describe('ParallelChip host interface', () => {
     expect(chip.workersAlive).toBe(0);
     expect(() => chip.run(1)).toThrow(UsageError);
     await chip.close(); // idempotent
+  });
+
+  it.each([0, 100])('a worker failing mid-run (spin %i) ends the run with WorkerFailedError instead of a hang', async (spin) => {
+    // The worker's test hook (chipWorker.ts): the last worker throws in tick 3 right after the first barrier, while
+    // the other one routes 1000 graded events through 2M synapses: its abort must also reach a thread that only
+    // starts waiting at the second barrier afterwards.
+    const lif = { output: OutputMode.Binary, hasBasal: true, basalDecay: COEF_ONE / 10, kBasal: COEF_ONE / 20, kTotal: COEF_ONE / 20 };
+    const prog = program(
+      [inputGroup('in', 1000, { slices: [{ core: 1, start: 0, count: 1000 }] }), group('big', 2000, lif), group('small', 4, { ...lif, slices: [{ core: 2, start: 0, count: 4 }] })],
+      [projection('fc', 0, 1, new Array<number>(1000 * 2000).fill(1), { weightBits: 8, weightShift: 20 })],
+    );
+    process.env.APICAL_TEST_WORKER_FAIL_AT_TICK = '3';
+    let chip: ParallelChip;
+    try {
+      chip = await ParallelChip.create(prog, { threads: 2, spin });
+    } finally {
+      delete process.env.APICAL_TEST_WORKER_FAIL_AT_TICK;
+    }
+    expect(chip.threads).toBe(2);
+    expect(chip.partition).toEqual([[1], [0, 2]]);
+    chip.setInput('in', new Array<number>(1000).fill(ONE));
+    chip.run(3);
+    expect(() => chip.run(5)).toThrow(/injected failure at tick 3/);
+    expect(() => chip.run(1)).toThrow(WorkerFailedError);
+    await chip.close();
+    expect(chip.workersAlive).toBe(0);
   });
 
   it('rejects a bad thread count and a bad tick count with UsageError', async () => {

@@ -1,7 +1,8 @@
 /**
  * The WebAssembly group kernel (src/emulator/wasm/groupKernelWasm.ts) against the JavaScript reference: random
  * spiking LIF programs (sizes not multiples of 4, so the JavaScript tail runs too; basal/apical/soma inputs from
- * sparse, one-to-one and recurrent projections with any delay; every coefficient range; refractoriness;
+ * sparse, one-to-one and recurrent projections with any delay, from spiking and graded sources (payloads up to
+ * ±2^15), one plastic projection driving its weights to their limits; every coefficient range; refractoriness;
  * prospective voltage; x1/x2 traces; states and inputs at the int32 limits, so every saturation is exercised)
  * leave exactly the same state on backend 'wasm' as on 'js' after every tick. (The golden vectors run on
  * 'wasm' in test/chipWasm.test.ts.)
@@ -12,7 +13,8 @@ import { Chip, type ChipBackend } from '../src/emulator/chip.js';
 import { Compartment, GroupKind, OutputMode, ProjectionKind, type Program, type Projection } from '../src/emulator/program.js';
 import { GROUP_WASM_MIN_NEURONS } from '../src/emulator/wasm/groupKernelWasm.js';
 import { coreDigestLine } from '../test-support/vectorDefinitions.js';
-import { COEF_ONE, group, inputGroup, ONE, program, projection } from './helpers/programBuilder.js';
+import { compileRule } from '../src/models/ruleLanguage.js';
+import { COEF_ONE, group, inputGroup, ONE, plastic, program, projection } from './helpers/programBuilder.js';
 
 const MAX = 2147483647;
 const MIN = -2147483648;
@@ -23,15 +25,15 @@ function state(chip: Chip): number[][] {
 }
 
 /**
- * Runs a program on backend 'js' and on `other`, both driven with the spikes `spikes(t)` on port 'in' before tick
- * t; compares the state after every tick.
+ * Runs a program on backend 'js' and on `other`, both driven with the values `inputs(t)` (port → values) before
+ * tick t; compares the state after every tick.
  */
-function compareBackends(prog: Program, ticks: number, other: ChipBackend, spikes: (t: number) => number[]): Chip {
+function compareBackends(prog: Program, ticks: number, other: ChipBackend, inputs: (t: number) => Record<string, number[]>): Chip {
   const chips = (['js', other] as ChipBackend[]).map((backend) => new Chip(prog, { backend }));
   for (let t = 0; t < ticks; t++) {
-    const input = spikes(t);
+    const input = Object.entries(inputs(t));
     for (const c of chips) {
-      c.setInput('in', input);
+      for (const [port, values] of input) c.setInput(port, values);
       c.step();
     }
     const [a, b] = chips.map(state);
@@ -68,6 +70,8 @@ interface LifCase {
   x2Decay: number;
   x2Impulse: number;
   extreme: boolean;
+  /** Graded source: payload shift (0 saturates the payload at ±2^15 with extreme rates). */
+  gradedShift: number;
   seed: number;
   ticks: number;
 }
@@ -93,6 +97,7 @@ const lifArb: fc.Arbitrary<LifCase> = fc.record({
   x2Decay: coef,
   x2Impulse: fc.oneof(fc.integer({ min: -ONE, max: ONE }), fc.constantFrom(MIN, MAX)),
   extreme: fc.boolean(),
+  gradedShift: fc.integer({ min: 0, max: 6 }),
   seed: fc.integer(),
   ticks: fc.integer({ min: 1, max: 12 }),
 });
@@ -148,15 +153,27 @@ function lifProgram(c: LifCase): Program {
     x2Impulse: c.x2Impulse,
     initSoma: init,
   });
+  // A plastic projection whose rule drives its weights to the limits of their width (the ring bound must hold).
+  const grow = compileRule(c.extreme ? 'dw = 2^3 * pre.rate' : 'dw = -2^-3 * pre.rate');
   const projections: Projection[] = [
     sparse('in_lif', 0, 1, c.nIn, c.n, pick, { target: target(), weightBits: 16, weightShift: shift(), delay: pick(1, 3) }),
-    sparse('in_lif2', 0, 1, c.nIn, c.n, pick, { target: target(), weightShift: shift(), delay: pick(1, 2) }),
+    sparse('in_lif2', 0, 1, c.nIn, c.n, pick, { target: target(), weightShift: shift(), delay: pick(1, 2), plasticity: plastic(grow.statements) }),
     sparse('rec', 1, 1, c.n, c.n, pick, { target: target(), weightShift: shift(), delay: pick(1, 4) }),
+    // Graded payloads up to ±2^15 (GroupWasmRing.bound's payload factor).
+    sparse('graded_lif', 2, 1, c.nIn, c.n, pick, { target: target(), weightBits: 16, weightShift: shift(), delay: pick(1, 2) }),
   ];
   if (c.nIn === c.n) {
     projections.push(projection('one', 0, 1, Array.from({ length: c.n }, () => pick(-128, 127)), { kind: ProjectionKind.OneToOne, weightBits: 8, target: target(), weightShift: shift() }));
   }
-  return program([inputGroup('in', c.nIn, { output: OutputMode.Binary }), lif], projections);
+  return program([inputGroup('in', c.nIn, { output: OutputMode.Binary }), lif, inputGroup('graded', c.nIn, { payloadShift: c.gradedShift })], projections);
+}
+
+/** Spikes on 'in' and rates on 'graded' (at the int32 limits when extreme) for one tick. */
+function lifInputs(c: LifCase, pick: (lo: number, hi: number) => number): Record<string, number[]> {
+  return {
+    in: Array.from({ length: c.nIn }, () => pick(0, 1)),
+    graded: Array.from({ length: c.nIn }, () => (c.extreme ? [MIN, MAX, 0][pick(0, 2)] : pick(-4 * ONE, 4 * ONE))),
+  };
 }
 
 describe('backend wasm runs spiking groups in WebAssembly, equal to backend js', () => {
@@ -165,7 +182,7 @@ describe('backend wasm runs spiking groups in WebAssembly, equal to backend js',
       fc.property(lifArb, (c) => {
         const prog = lifProgram(c);
         const pick = rng(c.seed ^ 0x5bd1e995);
-        const chip = compareBackends(prog, c.ticks, 'wasm', () => Array.from({ length: c.nIn }, () => pick(0, 1)));
+        const chip = compareBackends(prog, c.ticks, 'wasm', () => lifInputs(c, pick));
         expect(chip.groups[1].wasm, 'the LIF group runs on WebAssembly').not.toBeNull();
       }),
       { numRuns: 150, seed: 20261123 },
@@ -193,11 +210,15 @@ describe('backend wasm runs spiking groups in WebAssembly, equal to backend js',
       x2Decay: COEF_ONE / 60,
       x2Impulse: ONE / 2,
       extreme: false,
+      gradedShift: 4,
       seed: 7,
       ticks: 400,
     };
     const pick = rng(99);
-    const chip = compareBackends(lifProgram(c), c.ticks, 'wasm', () => Array.from({ length: c.nIn }, () => (pick(0, 9) === 0 ? 1 : 0)));
+    const chip = compareBackends(lifProgram(c), c.ticks, 'wasm', () => ({
+      in: Array.from({ length: c.nIn }, () => (pick(0, 9) === 0 ? 1 : 0)),
+      graded: Array.from({ length: c.nIn }, () => pick(0, ONE)),
+    }));
     expect(chip.groups[1].wasm).not.toBeNull();
     expect(chip.synapticEventsTotal, 'the network fires').toBeGreaterThan(10000);
   });
@@ -225,7 +246,7 @@ describe('backend wasm runs spiking groups in WebAssembly, equal to backend js',
         sparse('down', 1, 2, n, small.size, pick, { weightShift: 8 }),
       ],
     );
-    const chip = compareBackends(prog, 60, 'auto', () => Array.from({ length: 8 }, () => pick(0, 1)));
+    const chip = compareBackends(prog, 60, 'auto', () => ({ in: Array.from({ length: 8 }, () => pick(0, 1)) }));
     expect(chip.groups[0].def.kind).toBe(GroupKind.Input);
     expect(chip.groups[1].wasm).not.toBeNull();
     expect(chip.groups[2].wasm, 'below the size threshold').toBeNull();

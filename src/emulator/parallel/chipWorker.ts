@@ -18,7 +18,6 @@ import type { Program } from '../program.js';
 import { ReplayingAllocator, type SharedArrayRecord } from './sharedState.js';
 import {
   ABORT,
-  BAR_GEN,
   COMMAND,
   CounterLayout,
   DONE,
@@ -29,6 +28,7 @@ import {
   START_TICK,
   TARGET_VALID,
   TICKS,
+  abortBarrier,
   barrierWait,
 } from './threadControl.js';
 import { CHIP_CORES } from '../constants.js';
@@ -46,7 +46,14 @@ export interface ChipWorkerData {
   spin: number;
 }
 
+/**
+ * Test hook: with this environment variable set to a tick number when the ParallelChip is created, its last worker
+ * throws at that tick, between the two barriers (test/chipParallel.test.ts exercises the abort path with it).
+ */
+const FAIL_AT_TICK_ENV = 'APICAL_TEST_WORKER_FAIL_AT_TICK';
+
 function serve(d: ChipWorkerData): void {
+  const failAtTick = process.env[FAIL_AT_TICK_ENV] === undefined ? -1 : Number(process.env[FAIL_AT_TICK_ENV]);
   const allocator = new ReplayingAllocator(d.records);
   const chip = new Chip(d.program, { allocator, partition: d.groups, backend: 'js', digests: false });
   allocator.finish();
@@ -76,6 +83,7 @@ function serve(d: ChipWorkerData): void {
         const t = chip.tick;
         chip.stepNeurons();
         barrierWait(control, T, d.spin);
+        if (t === failAtTick && th === d.threads - 1) throw new Error(`injected failure at tick ${t} (${FAIL_AT_TICK_ENV})`);
         chip.stepSynapses();
         chip.latchTeachers();
         counters.set(chip.cyclesLastTick, layout.tickCyclesOf(t, th));
@@ -92,7 +100,7 @@ function serve(d: ChipWorkerData): void {
         new Uint8Array(d.errorText).set(text.subarray(0, n));
         control[ERROR_LEN] = n;
       }
-      Atomics.notify(control, BAR_GEN);
+      abortBarrier(control);
     }
     Atomics.add(control, DONE, 1);
     Atomics.notify(control, DONE);

@@ -19,7 +19,8 @@
  * command, so run() and step() are synchronous. Workers run the compiled JavaScript of dist/: from the
  * TypeScript sources (vitest) the worker is dist/src/emulator/parallel/chipWorker.js, and must be built.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Chip, type RunResult, type Snapshot } from '../chip.js';
@@ -58,16 +59,33 @@ export class WorkerFailedError extends ApicalError {
 
 /**
  * URL of the worker entry: next to this module when it runs compiled, else (TypeScript sources, e.g. under
- * vitest) the compiled file in dist/, which must exist.
+ * vitest) the compiled file in dist/, which must exist and be built from the current sources of src/emulator
+ * (every .ts there no newer than its .js), so the workers never run other code than the host.
  */
 export function chipWorkerUrl(): URL {
   const here = new URL(import.meta.url);
   if (!here.pathname.endsWith('.ts')) return new URL('./chipWorker.js', here);
   const url = new URL('../../../dist/src/emulator/parallel/chipWorker.js', here);
-  if (!existsSync(fileURLToPath(url))) {
-    throw new WorkerScriptMissingError(`the compiled chip worker ${fileURLToPath(url)} does not exist`, 'build it with npm run build (workers run the compiled JavaScript)');
-  }
+  const hint = 'build it with npm run build (workers run the compiled JavaScript)';
+  if (!existsSync(fileURLToPath(url))) throw new WorkerScriptMissingError(`the compiled chip worker ${fileURLToPath(url)} does not exist`, hint);
+  const stale = staleCompiled(fileURLToPath(new URL('..', here)), fileURLToPath(new URL('../../../dist/src/emulator', here)));
+  if (stale !== null) throw new WorkerScriptMissingError(`the compiled chip worker is older than its source ${stale}`, hint);
   return url;
+}
+
+/** The first .ts file under `srcDir` whose compiled .js under `distDir` is missing or older, or null. */
+function staleCompiled(srcDir: string, distDir: string): string | null {
+  for (const entry of readdirSync(srcDir, { withFileTypes: true })) {
+    const src = join(srcDir, entry.name);
+    if (entry.isDirectory()) {
+      const inner = staleCompiled(src, join(distDir, entry.name));
+      if (inner !== null) return inner;
+    } else if (entry.name.endsWith('.ts')) {
+      const js = join(distDir, entry.name.replace(/\.ts$/, '.js'));
+      if (!existsSync(js) || statSync(js).mtimeMs < statSync(src).mtimeMs) return src;
+    }
+  }
+  return null;
 }
 
 export class ParallelChip {

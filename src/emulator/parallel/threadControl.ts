@@ -84,8 +84,20 @@ export function barrierWait(control: Int32Array, parties: number, spin: number):
     Atomics.notify(control, BAR_GEN);
     return;
   }
-  for (let i = 0; Atomics.load(control, BAR_GEN) === gen; i++) {
-    if (i >= spin) Atomics.wait(control, BAR_GEN, gen);
+  // ABORT is checked before every poll or sleep, and a failing thread advances the generation after setting it
+  // (abortBarrier), so a thread can neither pass nor sleep through an abort.
+  for (let i = 0; ; i++) {
     if (Atomics.load(control, ABORT) !== 0) throw new BarrierAborted('another thread failed');
+    if (Atomics.load(control, BAR_GEN) !== gen) return;
+    if (i >= spin) Atomics.wait(control, BAR_GEN, gen);
   }
+}
+
+/**
+ * Called by a thread that failed, after it set ABORT: advances the barrier generation and wakes every thread
+ * sleeping at the barrier, which then throws BarrierAborted (a thread about to sleep sees the new generation).
+ */
+export function abortBarrier(control: Int32Array): void {
+  Atomics.add(control, BAR_GEN, 1);
+  Atomics.notify(control, BAR_GEN);
 }

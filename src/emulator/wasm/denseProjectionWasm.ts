@@ -17,7 +17,7 @@ import type { RouteKernel } from '../routeKernel.js';
 import { emitDenseLearn, emitSat64, denseLearnCovers, type DenseLearnLayout } from './denseLearnCodegen.js';
 import { emitDenseRoute } from './denseRouteCodegen.js';
 import { microcodeSaturationFree, resultBounds, type TermBounds } from './microcodeBounds.js';
-import { encodeModule, fixedMemory, instantiate, wasmSimdSupported, type FunctionBuilder, type WasmMemory } from './wasmAssembler.js';
+import { encodeModule, fixedMemory, instantiate, MemoryLayout, wasmSimdSupported, type FunctionBuilder, type WasmMemory } from './wasmAssembler.js';
 
 const MAX = 2147483647;
 const MIN = -2147483648;
@@ -52,15 +52,6 @@ export function denseUsesWasm(backend: 'auto' | 'wasm' | 'js', nPre: number, nPo
   return backend === 'wasm' || (backend === 'auto' && nPre * nPost >= DENSE_WASM_MIN_SYNAPSES && wasmSimdSupported());
 }
 
-/** Bump allocator over linear memory: 16-byte aligned arrays, each followed by 16 bytes of padding. */
-class Layout {
-  size = 0;
-  alloc(bytes: number): number {
-    const at = this.size;
-    this.size = Math.ceil((at + bytes + 16) / 16) * 16;
-    return at;
-  }
-}
 
 const NEURON_FIELD: Record<string, keyof NeuronView> = {
   rate: 'rate',
@@ -109,7 +100,7 @@ export class DenseProjectionWasm {
     const { nPre: N, nPost: M, weightBits } = p;
     this.nPre = N;
     const nSyn = N * M;
-    const L = new Layout();
+    const L = new MemoryLayout();
     const steps = Math.ceil(N / 8);
     const oW = L.alloc((nSyn * weightBits) / 8);
     const oRing = L.alloc(p.depth * M * 8);

@@ -10,10 +10,11 @@
  * no-op, GroupWasmRing.bound), the soma sum with the same grouping of equal coefficients
  * (somaTerms), `⌊D·2^−8 + ½⌋`, and the traces. Identical operations on identical doubles give identical doubles,
  * so the results are bit-identical, including any step the JavaScript kernel does not take exactly. One step
- * is written differently: r12(S) (round half up of S·2^−12, where the JavaScript kernel switches between RH and
- * the integer path RS at |S| = 2^52) is computed for every S as q + [y − q ≥ ½] with y = S·2^−12 (exact, a
- * power-of-two scaling) and q = ⌊y⌋; y − q is exact, and this is the exact round half up of y, which both
- * JavaScript paths compute (RH is exact below 2^52: y + ½ is then a multiple of 2^−12 below 2^41).
+ * is written differently: r12(S), round half up of S·2^−12, where the JavaScript kernel switches between RH and
+ * the integer path RS at |S| = 2^52, is always ⌊y + ½⌋ with y = S·2^−12, folded into the coefficients (a
+ * power-of-two scaling commutes with every rounded product and sum). In a covered group S = Σ k·x over u, v_B,
+ * v_A (int32) with the three coefficients ≤ 2^20, so |S| ≤ 3·2^51 < 2^53 is an exact integer, y a multiple of
+ * 2^−12 below 2^41, y + ½ exact, and ⌊y + ½⌋ the exact round half up both JavaScript paths compute.
  * Integer results (within int32 after saturation) are converted back exactly by adding 1.5·2^52 and taking the
  * low word of each double.
  * Refractoriness, the threshold test, reset and the spike, rate and event outputs are i32x4 lane masks; events
@@ -26,7 +27,7 @@
 import { STATE_ONE } from '../constants.js';
 import { compileGroupKernel, somaTerms, type GroupKernel, type GroupKernelParams } from '../groupKernel.js';
 import { Compartment, GroupKind, NoiseTarget, NudgeSource, OutputMode, TRACE_HP, TRACE_X1, TRACE_X2, type Group } from '../program.js';
-import { BLOCK_VOID, encodeModule, fixedMemory, FunctionBuilder, instantiate, Op, Simd, ValType, type WasmMemory } from './wasmAssembler.js';
+import { BLOCK_VOID, encodeModule, fixedMemory, FunctionBuilder, instantiate, MemoryLayout, Op, Simd, ValType, type WasmMemory } from './wasmAssembler.js';
 
 const PAGE = 65536;
 const MAX = 2147483647;
@@ -70,15 +71,6 @@ export interface GroupWasmRing {
   bound: number;
 }
 
-/** Bump allocator over linear memory: 16-byte aligned arrays, each followed by 16 bytes of padding. */
-class Layout {
-  size = 0;
-  alloc(bytes: number): number {
-    const at = this.size;
-    this.size = Math.ceil((at + bytes + 16) / 16) * 16;
-    return at;
-  }
-}
 
 interface Offsets {
   u: number;
@@ -126,7 +118,7 @@ export class GroupKernelWasm {
     const g = group;
     const n = g.size;
     this.n = n;
-    const L = new Layout();
+    const L = new MemoryLayout();
     const arr = (on: boolean) => (on ? L.alloc(n * 4) : -1);
     const o: Offsets = {
       u: arr(true),
@@ -214,7 +206,6 @@ function emitGroupStep(g: Group, incoming: GroupWasmRing[], o: Offsets): Functio
   const mR = V();
   const fire = V();
   const prospective = g.prospectiveGain > 0;
-  const somaBound = somaTerms(g).reduce((a, [k, names]) => a + k * names.length * 2 ** 31, 0);
 
   const clamp = () => f.f64x2(MIN).simd(Simd.F64x2Pmax).f64x2(MAX).simd(Simd.F64x2Pmin);
   /** ⌊x·c + ½⌋ of the f64x2 on the stack. */
@@ -301,13 +292,8 @@ function emitGroupStep(g: Group, incoming: GroupWasmRing[], o: Offsets): Functio
       if (q > 0) f.simd(Simd.F64x2Add);
     });
     if (parts.length === 0) f.f64x2(0);
-    // r12(S) = q + [y − q ≥ ½], y = S·2^−12, q = ⌊y⌋, or ⌊y + ½⌋ (the same value) where |S| < 2^52 for
-    // every state (each term is an int32); then D = sat32(r12(S) + I_S·2^8).
-    if (somaBound < 2 ** 52) f.f64x2(0.5).simd(Simd.F64x2Add).simd(Simd.F64x2Floor);
-    else {
-      f.tee(tmp).simd(Simd.F64x2Floor).tee(un[h]);
-      f.get(tmp).get(un[h]).simd(Simd.F64x2Sub).f64x2(0.5).simd(Simd.F64x2Ge).f64x2(1).simd(Simd.V128And).simd(Simd.F64x2Add);
-    }
+    // r12(S) = ⌊y + ½⌋, exact: see the file comment. Then D = sat32(r12(S) + I_S·2^8).
+    f.f64x2(0.5).simd(Simd.F64x2Add).simd(Simd.F64x2Floor);
     if (somaInput) f.get(iS[h]).f64x2(256).simd(Simd.F64x2Mul).simd(Simd.F64x2Add);
     clamp().set(tmp);
     // u_new = sat32(u + r8(D)); ŭ = sat32(u + round(D·g·2^−16)).

@@ -390,6 +390,16 @@ export function instantiate(bytes: Uint8Array, memory: WasmMemory, pages: number
   return new api.Instance(module, { env: { memory } }).exports as WasmExports;
 }
 
+/** Bump allocator over linear memory: 16-byte aligned arrays, each followed by 16 bytes of padding. */
+export class MemoryLayout {
+  size = 0;
+  alloc(bytes: number): number {
+    const at = this.size;
+    this.size = Math.ceil((at + bytes + 16) / 16) * 16;
+    return at;
+  }
+}
+
 /** A fixed-size memory (initial = maximum: never grows, so views on its buffer stay valid). */
 export function fixedMemory(pages: number): WasmMemory {
   return new wasmApi!.Memory({ initial: pages, maximum: pages });
