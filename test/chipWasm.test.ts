@@ -301,8 +301,8 @@ describe('backend wasm equals backend js on random dense programs', () => {
         delay: 1,
         reward: 0,
       });
-    const big = make(256, DENSE_WASM_MIN_SYNAPSES / 256);
-    const small = make(8, 2);
+    const big = make(DENSE_WASM_MIN_SYNAPSES / 4, 4);
+    const small = make(DENSE_WASM_MIN_SYNAPSES / 4 - 1, 4);
     expect(new Chip(big).backend).toBe('auto');
     expect(new Chip(big).projection('fc').kernelBackend).toBe('wasm');
     expect(new Chip(small).projection('fc').kernelBackend).toBe('js');

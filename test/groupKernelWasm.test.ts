@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Chip, type ChipBackend } from '../src/emulator/chip.js';
 import { Compartment, GroupKind, OutputMode, ProjectionKind, type Program, type Projection } from '../src/emulator/program.js';
-import { GROUP_WASM_MIN_NEURONS } from '../src/emulator/wasm/groupKernelWasm.js';
+import { DENSE_WASM_MIN_SYNAPSES } from '../src/emulator/wasm/denseProjectionWasm.js';
 import { coreDigestLine } from '../test-support/vectorDefinitions.js';
 import { compileRule } from '../src/models/ruleLanguage.js';
 import { COEF_ONE, group, inputGroup, ONE, plastic, program, projection } from './helpers/programBuilder.js';
@@ -223,34 +223,36 @@ describe('backend wasm runs spiking groups in WebAssembly, equal to backend js',
     expect(chip.synapticEventsTotal, 'the network fires').toBeGreaterThan(10000);
   });
 
-  it("backend 'auto': groups of at least GROUP_WASM_MIN_NEURONS run on WebAssembly, also behind a JavaScript dense projection", () => {
-    const n = GROUP_WASM_MIN_NEURONS + 3;
+  it("backend 'auto': covered groups run on WebAssembly, also behind a JavaScript dense projection; not behind a WebAssembly one", () => {
     const pick = rng(3);
-    const lifDef = group('lif', n, {
-      output: OutputMode.Binary,
-      hasBasal: true,
-      basalDecay: COEF_ONE / 10,
-      kBasal: COEF_ONE / 16,
-      kTotal: COEF_ONE / 16,
-      threshold: ONE / 4,
-      reset: 0,
-      refractory: 2,
-    });
-    const small = group('small', GROUP_WASM_MIN_NEURONS - 1, { ...lifDef, name: 'small', size: GROUP_WASM_MIN_NEURONS - 1, slices: [{ core: 0, start: 0, count: GROUP_WASM_MIN_NEURONS - 1 }] });
+    const lif = (name: string, n: number) =>
+      group(name, n, {
+        output: OutputMode.Binary,
+        hasBasal: true,
+        basalDecay: COEF_ONE / 10,
+        kBasal: COEF_ONE / 16,
+        kTotal: COEF_ONE / 16,
+        threshold: ONE / 4,
+        reset: 0,
+        refractory: 2,
+      });
+    const nIn = 4;
+    const n = 13; // 4 × 13 < DENSE_WASM_MIN_SYNAPSES: 'fc' routes in JavaScript into the group's ring
+    const m = DENSE_WASM_MIN_SYNAPSES / nIn; // 'fc2' has exactly DENSE_WASM_MIN_SYNAPSES: WebAssembly
     const prog = program(
-      [inputGroup('in', 8, { output: OutputMode.Binary }), lifDef, small],
+      [inputGroup('in', nIn, { output: OutputMode.Binary }), lif('lif', n), lif('big', m)],
       [
-        // 8 × 67 < DENSE_WASM_MIN_SYNAPSES: a dense projection on JavaScript writing into the group's ring.
-        projection('fc', 0, 1, Array.from({ length: 8 * n }, () => pick(0, 127)), { weightBits: 8, weightShift: 6 }),
+        projection('fc', 0, 1, Array.from({ length: nIn * n }, () => pick(0, 127)), { weightBits: 8, weightShift: 6 }),
         sparse('rec', 1, 1, n, n, pick, { weightShift: 10, target: Compartment.Soma }),
-        sparse('down', 1, 2, n, small.size, pick, { weightShift: 8 }),
+        projection('fc2', 0, 2, Array.from({ length: nIn * m }, () => pick(0, 127)), { weightBits: 8, weightShift: 6 }),
       ],
     );
-    const chip = compareBackends(prog, 60, 'auto', () => ({ in: Array.from({ length: 8 }, () => pick(0, 1)) }));
+    const chip = compareBackends(prog, 60, 'auto', () => ({ in: Array.from({ length: nIn }, () => pick(0, 1)) }));
     expect(chip.groups[0].def.kind).toBe(GroupKind.Input);
-    expect(chip.groups[1].wasm).not.toBeNull();
-    expect(chip.groups[2].wasm, 'below the size threshold').toBeNull();
     expect(chip.projections[0].kernelBackend).toBe('js');
+    expect(chip.groups[1].wasm, 'fed by a JavaScript dense projection').not.toBeNull();
+    expect(chip.projections[2].kernelBackend).toBe('wasm');
+    expect(chip.groups[2].wasm, 'fed by a WebAssembly dense projection (its ring lives in that module)').toBeNull();
     expect(new Chip(prog, { backend: 'js' }).groups[1].wasm, "backend 'js' never").toBeNull();
   });
 });

@@ -42,10 +42,11 @@ export interface DenseWasmParams {
 /**
  * Synapses from which backend 'auto' gives a dense projection WebAssembly kernels: compiling them costs a few
  * milliseconds at load and each call a fixed overhead, repaid per tick only by large enough matrices. Measured
- * (one plastic U–S projection, 3000 ticks): 256 synapses js 5.0e4 / wasm 7.0e4 ticks/s, 1024: 3.1e4 / 1.0e5,
- * 4096: 1.1e4 / 7.0e4, 16384: 2.8e3 / 2.9e4; load 1–5 ms per projection on wasm against ≈ 1 ms on js.
+ * (bench/workloads.ts denseGraded(true, n): one plastic U–S projection n × n and its graded group, ticks/s after
+ * 500 ticks, js / wasm): 16 synapses 394k / 239k, 64: 332k / 465k, 100: 251k / 358k, 256: 128k / 480k, 1024:
+ * 36k / 156k; load 1.5–4 ms per projection on wasm against ≈ 1 ms on js.
  */
-export const DENSE_WASM_MIN_SYNAPSES = 1024;
+export const DENSE_WASM_MIN_SYNAPSES = 64;
 
 /** Whether a dense projection of nPre × nPost runs on WebAssembly under a Chip backend option. */
 export function denseUsesWasm(backend: 'auto' | 'wasm' | 'js', nPre: number, nPost: number): boolean {

@@ -37,11 +37,6 @@ const WARM_UP_CALLS = 2;
 /** 1.5·2^52: x + INT_MAGIC holds the int32 x in its low word (see join in emitGroupStep). */
 const INT_MAGIC = 6755399441055744;
 
-/**
- * Neurons from which backend 'auto' runs a covered group on WebAssembly (below, the call overhead and the
- * JavaScript tail dominate).
- */
-export const GROUP_WASM_MIN_NEURONS = 64;
 
 /** Whether the WebAssembly group kernel covers a group (see the file comment). */
 export function groupWasmCovers(g: Group, hasLut: boolean): boolean {
