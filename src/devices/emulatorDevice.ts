@@ -96,22 +96,27 @@ export function runOnChip(chip: Chip, req: RunRequest, deviceName: string): RunR
   }
   const digests = new Uint32Array(wantDigests ? ticks * CHIP_CORES : 0);
   if (wantSpikes) chip.startSpikeLog();
-  let si = 0;
-  for (let k = 0; k < ticks; k++) {
-    while (si < stim.length && stim[si].tick <= k) {
-      const ev = stim[si++];
-      if (ev.values === null) chip.clearTarget(ev.port);
-      else chip.setInput(ev.port, ev.values);
-    }
-    chip.step();
-    if (wantDigests) digests.set(chip.coreDigests, k * CHIP_CORES);
-    for (const pw of probeWriters) {
-      if ((chip.tick) % pw.rec.every === 0) {
-        pw.rec.data.set(pw.src() as Int32Array, pw.n * pw.rec.width);
-        pw.n++;
+  const loop = () => {
+    let si = 0;
+    for (let k = 0; k < ticks; k++) {
+      while (si < stim.length && stim[si].tick <= k) {
+        const ev = stim[si++];
+        if (ev.values === null) chip.clearTarget(ev.port);
+        else chip.setInput(ev.port, ev.values);
+      }
+      chip.step();
+      if (wantDigests) digests.set(chip.coreDigests, k * CHIP_CORES);
+      for (const pw of probeWriters) {
+        if (chip.tick % pw.rec.every === 0) {
+          pw.rec.data.set(pw.src() as Int32Array, pw.n * pw.rec.width);
+          pw.n++;
+        }
       }
     }
-  }
+  };
+  // A run that records no digests does not compute them after every tick (they are a function of the state).
+  if (wantDigests) loop();
+  else chip.withoutTickDigests(loop);
   const logs = wantSpikes ? chip.stopSpikeLog() : [];
   const spikes = logs
     .map((l, gi) => ({ group: chip.groups[gi].def.name, ticks: l.ticks, neurons: l.neurons }))

@@ -250,6 +250,8 @@ export class Chip {
   private readonly staticCycles = new Float64Array(CHIP_CORES);
   private readonly spikeLogs: SpikeLog[];
   private logSpikes = false;
+  /** Set by withoutTickDigests. */
+  private tickDigestsPaused = false;
   /** ChipOptions.allocator (state arrays) and the groups / projections this instance executes (ChipOptions.partition). */
   private readonly alloc: StateAllocator;
   private readonly ownedGroups: GroupState[];
@@ -672,7 +674,7 @@ export class Chip {
     }
     this.criticalPathTotal += crit;
     if (this.logSpikes) this.recordSpikes(this.tick);
-    if (this.digestsEnabled) this.computeDigests();
+    if (this.digestsEnabled && !this.tickDigestsPaused) this.computeDigests();
     this.tick++;
   }
 
@@ -820,6 +822,22 @@ export class Chip {
     }
     for (let c = 0; c < CHIP_CORES; c++) {
       this.coreDigests[c] = this.usedCores[c] ? combineDigests(vd.subarray(c * V, (c + 1) * V)) : 0;
+    }
+  }
+
+  /**
+   * Runs `f` (ticks whose per-tick digests nobody reads, e.g. a training run) without computing the digests
+   * after every tick, then computes them once, so coreDigests describe the state when it returns. Digests are a
+   * function of the state: nothing else changes.
+   */
+  withoutTickDigests<T>(f: () => T): T {
+    if (!this.digestsEnabled || this.tickDigestsPaused) return f();
+    this.tickDigestsPaused = true;
+    try {
+      return f();
+    } finally {
+      this.tickDigestsPaused = false;
+      this.computeDigests();
     }
   }
 
