@@ -690,7 +690,10 @@ export class Chip {
     const coreOf = pre.coreOf;
     switch (p.def.kind) {
       case ProjectionKind.Dense: {
-        for (let e = 0; e < ne; e++) cyc[coreOf[ev[e]]] += p.routeCost[coreOf[ev[e]]];
+        // Sums of integers below 2^53 are exact in any order: a group on one core adds ne·cost at once.
+        const slices = pre.def.slices;
+        if (slices.length === 1) cyc[slices[0].core] += ne * p.routeCost[slices[0].core];
+        else for (let e = 0; e < ne; e++) cyc[coreOf[ev[e]]] += p.routeCost[coreOf[ev[e]]];
         const dc = p.destCount;
         for (let c = 0; c < CHIP_CORES; c++) if (dc[c]) cyc[c] += ne * dc[c] * CYCLES.synapse;
         this.synapticEventsTotal += ne * M;
