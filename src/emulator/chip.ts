@@ -78,9 +78,6 @@ export interface GroupState {
   readonly target: Int32Array | null;
   targetValid: boolean;
   readonly nudgeBuf: Int32Array | null;
-  readonly inB: Float64Array;
-  readonly inA: Float64Array;
-  readonly inS: Float64Array;
   readonly coreOf: Uint8Array;
   /** Fractional bits of this group's payload: graded 16 − payloadShift, spikes 0 (payload 1). */
   readonly payloadFrac: number;
@@ -354,9 +351,6 @@ export class Chip {
       target: g.nudge === NudgeSource.Target ? i32() : null,
       targetValid: false,
       nudgeBuf: g.nudge === NudgeSource.Teacher ? i32() : null,
-      inB: new Float64Array(n),
-      inA: new Float64Array(n),
-      inS: new Float64Array(n),
       coreOf,
       payloadFrac,
       spikePayload: 1,
