@@ -334,7 +334,7 @@ export class Chip {
       vB: neuron && g.hasBasal ? (wg ? wg.vB : i32()) : null,
       vA: neuron && g.hasApical ? (wg ? wg.vA : i32()) : null,
       xi: neuron && g.noiseTarget !== NoiseTarget.None ? i32() : null,
-      ref: spiking ? (wg ? wg.ref : i32()) : null,
+      ref: spiking ? (wg ? wg.ref! : i32()) : null,
       rate: wg ? wg.rate : i32(),
       ratePrev: g.traces & TRACE_HP ? i32() : null,
       x1: g.traces & TRACE_X1 ? (wg ? wg.x1 : i32()) : null,
@@ -343,7 +343,7 @@ export class Chip {
       basalRate: basalRateUsed ? (wg ? wg.basalRate : i32()) : null,
       spike,
       // A spike's payload is 1 (docs/chip.md §6.1): spiking groups send their spike flags.
-      payload: spiking ? spike : i32(),
+      payload: spiking ? spike : wg ? wg.payload! : i32(),
       evIdx: wg ? wg.evIdx : i32(),
       evCount: this.alloc.i32(1),
       inRate: g.kind === GroupKind.Input ? i32() : null,
@@ -368,8 +368,8 @@ export class Chip {
   /**
    * The WebAssembly backend of a group (src/emulator/wasm/groupKernelWasm.ts), or null: backend 'wasm' gives it to
    * every covered group, and so does 'auto' (it is faster from the smallest covered size: LIF groups of 8 neurons
-   * run 3.5M ticks/s against 1.1M on JavaScript, measured with bench/workloads.ts cuba(0.1, 10)); a group receiving a dense
-   * projection whose ring lives in that projection's own WebAssembly memory stays on JavaScript.
+   * run 3.5M ticks/s against 1.1M on JavaScript, measured with bench/workloads.ts cuba(0.1, 10)). The ring of a
+   * dense projection on WebAssembly lives in that projection's memory: the group kernel mirrors its slot (external).
    */
   private groupWasmFor(g: Group, index: number, basalRateUsed: boolean): GroupKernelWasm | null {
     const body = this.program.body;
@@ -379,14 +379,14 @@ export class Chip {
       const p = body.projections[pi];
       if (p.post !== index) continue;
       const pre = body.groups[p.pre];
-      if (p.kind === ProjectionKind.Dense && denseUsesWasm(this.backend, pre.size, g.size)) return null;
+      const external = p.kind === ProjectionKind.Dense && denseUsesWasm(this.backend, pre.size, g.size);
       const preSpiking = pre.output === OutputMode.Binary || pre.output === OutputMode.Stochastic;
       const payloadFrac = preSpiking ? 0 : PAYLOAD_BITS - pre.payloadShift;
       const fanIn = p.kind === ProjectionKind.Dense ? pre.size : p.kind === ProjectionKind.OneToOne ? 1 : maxColumnCount(p.cols!, g.size);
       const bound = fanIn * 2 ** (p.weightBits - 1) * (preSpiking ? 1 : 32768);
-      rings.push({ projection: pi, target: p.target, depth: p.delay, shift: p.weightShift + payloadFrac - 16, bound });
+      rings.push({ projection: pi, target: p.target, depth: p.delay, shift: p.weightShift + payloadFrac - 16, bound, external });
     }
-    return new GroupKernelWasm(g, rings, basalRateUsed);
+    return new GroupKernelWasm(g, rings, basalRateUsed, g.lut >= 0 ? body.luts[g.lut] : null);
   }
 
   private buildProjection(p: Projection, index: number): ProjectionState {

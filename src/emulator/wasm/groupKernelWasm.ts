@@ -1,6 +1,6 @@
 /**
- * The WebAssembly backend of one spiking neuron group: its integrate, fire and trace phases (docs/chip.md §5,
- * §6.1, §9) as WebAssembly SIMD bytecode emitted at load, four neurons per iteration, over state arrays and the
+ * The WebAssembly backend of one neuron group: its integrate, fire and trace phases (docs/chip.md §5, §6.1, §6.3,
+ * §9) as WebAssembly SIMD bytecode emitted at load, four neurons per iteration, over state arrays and the
  * delay rings of its incoming projections that live in one fixed-size WebAssembly memory (never grown; the chip
  * holds views on it, so snapshot/restore, probes, digests, routing and the JavaScript kernels use the same arrays).
  *
@@ -20,13 +20,14 @@
  * Refractoriness, the threshold test, reset and the spike, rate and event outputs are i32x4 lane masks; events
  * are appended in ascending neuron order from the lane bitmask, as the JavaScript kernel appends them.
  *
- * Coverage (groupWasmCovers): binary spiking neuron groups without a lookup table, noise, nudging or high-pass
- * trace. The last size mod 4 neurons run the JavaScript kernel of the same group (GroupKernelParams.from), which
+ * Coverage (groupWasmCovers): neuron groups without noise, nudging or high-pass trace, binary without a lookup
+ * table or graded with one and no traces (emitGradedOutputs: table lookups, payloads and events in a scalar
+ * pass). The last size mod 4 neurons run the JavaScript kernel of the same group (GroupKernelParams.from), which
  * continues the event list.
  */
-import { STATE_ONE } from '../constants.js';
+import { LUT_SEGMENTS, STATE_ONE } from '../constants.js';
 import { compileGroupKernel, somaTerms, type GroupKernel, type GroupKernelParams } from '../groupKernel.js';
-import { Compartment, GroupKind, NoiseTarget, NudgeSource, OutputMode, TRACE_HP, TRACE_X1, TRACE_X2, type Group } from '../program.js';
+import { Compartment, GroupKind, NoiseTarget, NudgeSource, OutputMode, TRACE_HP, TRACE_X1, TRACE_X2, type Group, type Lut } from '../program.js';
 import { BLOCK_VOID, encodeModule, fixedMemory, FunctionBuilder, instantiate, MemoryLayout, Op, Simd, ValType, type WasmMemory } from './wasmAssembler.js';
 
 const PAGE = 65536;
@@ -42,8 +43,7 @@ const INT_MAGIC = 6755399441055744;
 export function groupWasmCovers(g: Group, hasLut: boolean): boolean {
   return (
     g.kind === GroupKind.Neuron &&
-    g.output === OutputMode.Binary &&
-    !hasLut &&
+    ((g.output === OutputMode.Binary && !hasLut) || (g.output === OutputMode.Graded && hasLut && g.traces === 0)) &&
     g.noiseTarget === NoiseTarget.None &&
     g.nudge === NudgeSource.None &&
     (g.traces & TRACE_HP) === 0 &&
@@ -64,11 +64,19 @@ export interface GroupWasmRing {
    * events of one tick, so the bound holds under plasticity too. Saturations it proves to be no-ops are omitted.
    */
   bound: number;
+  /**
+   * The ring lives elsewhere (a dense projection on WebAssembly keeps it in its own module memory): the kernel
+   * reads a one-slot mirror in its memory, which the call fills from the ring's current slot (neurons below
+   * ⌊size/4⌋·4; the JavaScript tail reads the rest there) and zeroes there, as reading a slot clears it.
+   */
+  external?: boolean;
 }
 
 
 interface Offsets {
   u: number;
+  payload: number;
+  lut: number;
   prosp: number;
   vB: number;
   vA: number;
@@ -90,7 +98,10 @@ export class GroupKernelWasm {
   readonly prosp: Int32Array;
   readonly vB: Int32Array | null;
   readonly vA: Int32Array | null;
-  readonly ref: Int32Array;
+  /** Refractory counters (binary groups), or null. */
+  readonly ref: Int32Array | null;
+  /** Graded payloads, or null (a binary group's payloads are its spike flags). */
+  readonly payload: Int32Array | null;
   readonly rate: Int32Array;
   /** Spike flags, which are also the payloads. */
   readonly spike: Int32Array;
@@ -98,8 +109,10 @@ export class GroupKernelWasm {
   readonly x1: Int32Array | null;
   readonly x2: Int32Array | null;
   readonly basalRate: Int32Array | null;
-  /** The delay ring of each incoming projection (by projection index): depth × size doubles. */
+  /** The delay ring of each incoming projection (by projection index): depth × size doubles (not external ones). */
   readonly rings = new Map<number, Float64Array>();
+  /** External rings (incoming index k, delay) and their one-slot mirrors (the first ⌊size/4⌋·4 neurons). */
+  private readonly mirrors: { k: number; depth: number; view: Float64Array }[] = [];
   private readonly slots: Int32Array;
   private readonly depths: Int32Array;
   private readonly step: () => number;
@@ -109,18 +122,23 @@ export class GroupKernelWasm {
     readonly group: Group,
     readonly incoming: GroupWasmRing[],
     basalRateUsed: boolean,
+    /** The group's activation table (graded groups). */
+    lut: Lut | null,
   ) {
     const g = group;
     const n = g.size;
     this.n = n;
     const L = new MemoryLayout();
     const arr = (on: boolean) => (on ? L.alloc(n * 4) : -1);
+    const graded = g.output === OutputMode.Graded;
     const o: Offsets = {
       u: arr(true),
+      payload: arr(graded),
+      lut: graded ? L.alloc((LUT_SEGMENTS + 1) * 4) : -1,
       prosp: arr(g.prospectiveGain > 0),
       vB: arr(g.hasBasal),
       vA: arr(g.hasApical),
-      ref: arr(true),
+      ref: arr(!graded),
       rate: arr(true),
       spike: arr(true),
       ev: arr(true),
@@ -128,7 +146,7 @@ export class GroupKernelWasm {
       x2: arr((g.traces & TRACE_X2) !== 0),
       basalRate: arr(basalRateUsed),
       slots: L.alloc(Math.max(1, incoming.length) * 4),
-      rings: incoming.map((r) => L.alloc(r.depth * n * 8)),
+      rings: incoming.map((r) => L.alloc((r.external ? 1 : r.depth) * n * 8)),
     };
     const pages = Math.max(1, Math.ceil(L.size / PAGE));
     this.memory = fixedMemory(pages);
@@ -138,7 +156,9 @@ export class GroupKernelWasm {
     this.prosp = view(o.prosp) ?? this.u;
     this.vB = view(o.vB);
     this.vA = view(o.vA);
-    this.ref = view(o.ref)!;
+    this.ref = view(o.ref);
+    this.payload = view(o.payload);
+    if (lut) new Int32Array(buf, o.lut, LUT_SEGMENTS + 1).set(lut.values);
     this.rate = view(o.rate)!;
     this.spike = view(o.spike)!;
     this.evIdx = view(o.ev)!;
@@ -146,9 +166,13 @@ export class GroupKernelWasm {
     this.x2 = view(o.x2);
     this.basalRate = view(o.basalRate);
     this.slots = new Int32Array(buf, o.slots, Math.max(1, incoming.length));
-    incoming.forEach((r, k) => this.rings.set(r.projection, new Float64Array(buf, o.rings[k], r.depth * n)));
-    this.depths = Int32Array.from(incoming, (r) => r.depth);
-    const bytes = encodeModule(pages, [{ name: 'step', fn: emitGroupStep(g, incoming, o) }]);
+    incoming.forEach((r, k) => {
+      if (r.external) this.mirrors.push({ k, depth: r.depth, view: new Float64Array(buf, o.rings[k], n & ~3) });
+      else this.rings.set(r.projection, new Float64Array(buf, o.rings[k], r.depth * n));
+    });
+    // An external ring's mirror is one slot: its slot offset stays 0.
+    this.depths = Int32Array.from(incoming, (r) => (r.external ? 1 : r.depth));
+    const bytes = encodeModule(pages, [{ name: 'step', fn: emitGroupStep(g, incoming, o, lut) }]);
     const exports = instantiate(bytes, this.memory, pages, (scratch) => {
       for (let r = 0; r < WARM_UP_CALLS; r++) scratch.step();
     });
@@ -168,8 +192,16 @@ export class GroupKernelWasm {
     const R = depths.length;
     const slotBytes = n * 8;
     const step = this.step;
+    const mirrors = this.mirrors;
     return (G, rings, t) => {
       for (let k = 0; k < R; k++) slots[k] = (t % depths[k]) * slotBytes;
+      for (let q = 0; q < mirrors.length; q++) {
+        const m = mirrors[q];
+        const ring = rings[m.k];
+        const base = (t % m.depth) * n;
+        m.view.set(ring.subarray(base, base + n4));
+        ring.fill(0, base, base + n4);
+      }
       G.evCount[0] = step();
       if (tail !== null) tail(G, rings, t);
     };
@@ -177,7 +209,7 @@ export class GroupKernelWasm {
 }
 
 /** step(): the SIMD loop over neurons 0 .. ⌊n/4⌋·4 − 1; returns the number of events. */
-function emitGroupStep(g: Group, incoming: GroupWasmRing[], o: Offsets): FunctionBuilder {
+function emitGroupStep(g: Group, incoming: GroupWasmRing[], o: Offsets, lut: Lut | null): FunctionBuilder {
   const f = new FunctionBuilder([], [ValType.I32]);
   const n4 = g.size & ~3;
   const V = () => f.local(ValType.V128);
@@ -309,43 +341,115 @@ function emitGroupStep(g: Group, incoming: GroupWasmRing[], o: Offsets): Functio
     join(up);
     f.set(up4);
   }
-  // Refractory neurons (ref > 0) keep u and ŭ and count down; the others take the new values and fire at threshold.
-  f.get(pos).simdMem(Simd.V128Load, o.ref).tee(ref4).i32x4(0).simd(Simd.I32x4GtS).set(mR);
-  f.get(un4).i32x4(g.threshold).simd(Simd.I32x4GeS).get(mR).simd(Simd.V128Andnot).set(fire);
-  f.get(pos).simdMem(Simd.V128Load, o.u).set(u4);
-  f.get(pos).i32x4(g.reset).get(u4).get(un4).get(mR).simd(Simd.V128Bitselect).get(fire).simd(Simd.V128Bitselect).simdMem(Simd.V128Store, o.u);
-  if (prospective) {
-    f.get(pos).i32x4(g.reset).get(pos).simdMem(Simd.V128Load, o.prosp).get(up4).get(mR).simd(Simd.V128Bitselect);
-    f.get(fire).simd(Simd.V128Bitselect).simdMem(Simd.V128Store, o.prosp);
-  }
-  f.get(pos).i32x4(g.refractory).get(ref4).get(mR).simd(Simd.I32x4Add).get(fire).simd(Simd.V128Bitselect).simdMem(Simd.V128Store, o.ref);
-  f.get(pos).get(fire).simd(Simd.I32x4Neg).simdMem(Simd.V128Store, o.spike);
-  f.get(pos).get(fire).i32x4(STATE_ONE).simd(Simd.V128And).simdMem(Simd.V128Store, o.rate);
-  if (o.basalRate >= 0) f.get(pos).i32x4(0).simdMem(Simd.V128Store, o.basalRate);
-  // Events: ev[ne++] = j + lane, lanes ascending.
-  f.get(fire).simd(Simd.I32x4Bitmask).tee(mask).op(Op.If, BLOCK_VOID);
-  f.op(Op.Loop, BLOCK_VOID);
-  f.get(ne).i32(2).op(Op.I32Shl);
-  f.get(pos).i32(2).op(Op.I32ShrU).get(mask).op(Op.I32Ctz).op(Op.I32Add);
-  f.mem(Op.I32Store, 2, o.ev);
-  f.get(ne).i32(1).op(Op.I32Add).set(ne);
-  f.get(mask).get(mask).i32(1).op(Op.I32Sub).op(Op.I32And).tee(mask).br(Op.BrIf, 0);
-  f.op(Op.End);
-  f.op(Op.End);
-  // Traces (docs/chip.md §9), spiking form: x ← sat32(x − r20(k·x) + (spike ? A : 0)).
-  const trace = (off: number, decay: number, impulse: number) => {
-    for (let h = 0; h < 2; h++) {
-      loadPair(off, h).tee(xB[h]).get(xB[h]);
-      roundMul(decay * 2 ** -20).simd(Simd.F64x2Sub);
-      f.get(fire).simd(h === 0 ? Simd.I64x2ExtendLowI32x4S : Simd.I64x2ExtendHighI32x4S).f64x2(impulse).simd(Simd.V128And).simd(Simd.F64x2Add);
-      clamp().set(xB[h]);
+  if (lut) {
+    // Graded (§6.3): u and ŭ take the new values; rates, payloads and events follow in the scalar pass below.
+    f.get(pos).get(un4).simdMem(Simd.V128Store, o.u);
+    if (prospective) f.get(pos).get(up4).simdMem(Simd.V128Store, o.prosp);
+  } else {
+    // Refractory neurons (ref > 0) keep u and ŭ and count down; the others take the new values and fire at threshold.
+    f.get(pos).simdMem(Simd.V128Load, o.ref).tee(ref4).i32x4(0).simd(Simd.I32x4GtS).set(mR);
+    f.get(un4).i32x4(g.threshold).simd(Simd.I32x4GeS).get(mR).simd(Simd.V128Andnot).set(fire);
+    f.get(pos).simdMem(Simd.V128Load, o.u).set(u4);
+    f.get(pos).i32x4(g.reset).get(u4).get(un4).get(mR).simd(Simd.V128Bitselect).get(fire).simd(Simd.V128Bitselect).simdMem(Simd.V128Store, o.u);
+    if (prospective) {
+      f.get(pos).i32x4(g.reset).get(pos).simdMem(Simd.V128Load, o.prosp).get(up4).get(mR).simd(Simd.V128Bitselect);
+      f.get(fire).simd(Simd.V128Bitselect).simdMem(Simd.V128Store, o.prosp);
     }
-    storeBlock(off, xB);
-  };
-  if (o.x1 >= 0) trace(o.x1, g.x1Decay, g.x1Impulse);
-  if (o.x2 >= 0) trace(o.x2, g.x2Decay, g.x2Impulse);
+    f.get(pos).i32x4(g.refractory).get(ref4).get(mR).simd(Simd.I32x4Add).get(fire).simd(Simd.V128Bitselect).simdMem(Simd.V128Store, o.ref);
+    f.get(pos).get(fire).simd(Simd.I32x4Neg).simdMem(Simd.V128Store, o.spike);
+    f.get(pos).get(fire).i32x4(STATE_ONE).simd(Simd.V128And).simdMem(Simd.V128Store, o.rate);
+    if (o.basalRate >= 0) f.get(pos).i32x4(0).simdMem(Simd.V128Store, o.basalRate);
+    // Events: ev[ne++] = j + lane, lanes ascending.
+    f.get(fire).simd(Simd.I32x4Bitmask).tee(mask).op(Op.If, BLOCK_VOID);
+    f.op(Op.Loop, BLOCK_VOID);
+    f.get(ne).i32(2).op(Op.I32Shl);
+    f.get(pos).i32(2).op(Op.I32ShrU).get(mask).op(Op.I32Ctz).op(Op.I32Add);
+    f.mem(Op.I32Store, 2, o.ev);
+    f.get(ne).i32(1).op(Op.I32Add).set(ne);
+    f.get(mask).get(mask).i32(1).op(Op.I32Sub).op(Op.I32And).tee(mask).br(Op.BrIf, 0);
+    f.op(Op.End);
+    f.op(Op.End);
+    // Traces (docs/chip.md §9), spiking form: x ← sat32(x − r20(k·x) + (spike ? A : 0)).
+    const trace = (off: number, decay: number, impulse: number) => {
+      for (let h = 0; h < 2; h++) {
+        loadPair(off, h).tee(xB[h]).get(xB[h]);
+        roundMul(decay * 2 ** -20).simd(Simd.F64x2Sub);
+        f.get(fire).simd(h === 0 ? Simd.I64x2ExtendLowI32x4S : Simd.I64x2ExtendHighI32x4S).f64x2(impulse).simd(Simd.V128And).simd(Simd.F64x2Add);
+        clamp().set(xB[h]);
+      }
+      storeBlock(off, xB);
+    };
+    if (o.x1 >= 0) trace(o.x1, g.x1Decay, g.x1Impulse);
+    if (o.x2 >= 0) trace(o.x2, g.x2Decay, g.x2Impulse);
+  }
   f.get(pos).i32(16).op(Op.I32Add).tee(pos).i32(n4 * 4).op(Op.I32LtU).br(Op.BrIf, 0);
   f.op(Op.End);
+  if (lut) emitGradedOutputs(f, g, o, lut, n4, pos, ne);
   f.get(ne);
   return f;
+}
+
+/**
+ * The graded outputs of neurons 0 .. n4 − 1 (docs/chip.md §5.5, §5.6, §6.3), one neuron at a time in scalar code,
+ * with the JavaScript kernel's double operations: the basal prediction bR = φ(round(v_B·g_B, 20)) if a rule reads
+ * it, r = φ(ŭ), payload p = sat16(round(r·2^−payloadShift)), an event where p ≠ 0.
+ */
+function emitGradedOutputs(f: FunctionBuilder, g: Group, o: Offsets, lut: Lut, n4: number, pos: number, ne: number): void {
+  const x = f.local(ValType.F64);
+  const d = f.local(ValType.F64);
+  const k = f.local(ValType.F64);
+  const fr = f.local(ValType.F64);
+  const v0 = f.local(ValType.F64);
+  const p = f.local(ValType.I32);
+  const ki = f.local(ValType.I32);
+  const step = 2 ** lut.stepShift;
+  const inv = 2 ** -lut.stepShift;
+  const knot = (addr: () => void, extra: number) => {
+    addr();
+    f.mem(Op.I32Load, 2, o.lut + 4 * extra).op(Op.F64ConvertI32S);
+  };
+  /** φ(x) of the f64 in local x, left on the stack (groupKernel.ts LUT, operation by operation). */
+  const phi = () => {
+    f.get(x).f64(lut.xMin).op(Op.F64Sub).tee(d).f64(0).op(Op.F64Le).op(Op.If, ValType.F64);
+    knot(() => f.i32(0), 0);
+    f.op(Op.Else);
+    f.get(d).f64(inv).op(Op.F64Mul).op(Op.F64Floor).tee(k).f64(LUT_SEGMENTS).op(Op.F64Ge).op(Op.If, ValType.F64);
+    knot(() => f.i32(0), LUT_SEGMENTS);
+    f.op(Op.Else);
+    f.get(k).op(Op.I32TruncF64S).i32(2).op(Op.I32Shl).set(ki);
+    knot(() => f.get(ki), 0);
+    f.set(v0);
+    f.get(d).get(k).f64(step).op(Op.F64Mul).op(Op.F64Sub).tee(fr).f64(0).op(Op.F64Eq).op(Op.If, ValType.F64);
+    f.get(v0);
+    f.op(Op.Else);
+    f.get(v0);
+    knot(() => f.get(ki), 1);
+    f.get(v0).op(Op.F64Sub).get(fr).op(Op.F64Mul).f64(inv).op(Op.F64Mul).f64(0.5).op(Op.F64Add).op(Op.F64Floor).op(Op.F64Add);
+    f.op(Op.End).op(Op.End).op(Op.End);
+  };
+  f.i32(0).set(pos);
+  f.op(Op.Loop, BLOCK_VOID);
+  if (o.basalRate >= 0) {
+    if (g.hasBasal) {
+      f.get(pos).mem(Op.I32Load, 2, o.vB).op(Op.F64ConvertI32S).f64(g.basalPredGain * 2 ** -20).op(Op.F64Mul).f64(0.5).op(Op.F64Add).op(Op.F64Floor).set(x);
+    } else f.f64(0).set(x);
+    f.get(pos);
+    phi();
+    f.op(Op.I32TruncF64S).mem(Op.I32Store, 2, o.basalRate);
+  }
+  f.get(pos).mem(Op.I32Load, 2, o.prosp >= 0 ? o.prosp : o.u).op(Op.F64ConvertI32S).set(x);
+  phi();
+  f.set(x); // r
+  f.get(pos).get(x).op(Op.I32TruncF64S).mem(Op.I32Store, 2, o.rate);
+  // p = sat16(⌊r·2^−s + ½⌋): clamped in f64 (r is an int32, the product exact), then converted.
+  f.get(x).f64(2 ** -g.payloadShift).op(Op.F64Mul).f64(0.5).op(Op.F64Add).op(Op.F64Floor).f64(-32768).op(Op.F64Max).f64(32767).op(Op.F64Min);
+  f.op(Op.I32TruncF64S).set(p);
+  f.get(pos).get(p).mem(Op.I32Store, 2, o.payload);
+  f.get(pos).get(p).i32(0).op(Op.I32Ne).mem(Op.I32Store, 2, o.spike);
+  f.get(p).op(Op.If, BLOCK_VOID);
+  f.get(ne).i32(2).op(Op.I32Shl).get(pos).i32(2).op(Op.I32ShrU).mem(Op.I32Store, 2, o.ev);
+  f.get(ne).i32(1).op(Op.I32Add).set(ne);
+  f.op(Op.End);
+  f.get(pos).i32(4).op(Op.I32Add).tee(pos).i32(n4 * 4).op(Op.I32LtU).br(Op.BrIf, 0);
+  f.op(Op.End);
 }

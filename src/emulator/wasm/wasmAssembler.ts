@@ -36,6 +36,16 @@ export const enum Op {
   I32Const = 0x41,
   I64Const = 0x42,
   F64Const = 0x44,
+  F64Eq = 0x61,
+  F64Le = 0x65,
+  F64Ge = 0x66,
+  F64Floor = 0x9c,
+  F64Sub = 0xa1,
+  F64Mul = 0xa2,
+  F64Min = 0xa4,
+  F64Max = 0xa5,
+  I32TruncF64S = 0xaa,
+  F64ConvertI32S = 0xb7,
   I32Eqz = 0x45,
   I32Ne = 0x47,
   I32LtU = 0x49,
@@ -176,6 +186,11 @@ export class Fragment {
   i32(x: number): this {
     this.bytes.push(Op.I32Const);
     pushS64(this.bytes, BigInt(x | 0));
+    return this;
+  }
+  f64(x: number): this {
+    this.bytes.push(Op.F64Const);
+    for (const b of new Uint8Array(new Float64Array([x]).buffer)) this.bytes.push(b);
     return this;
   }
   i64(x: bigint): this {
