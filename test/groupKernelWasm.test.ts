@@ -77,7 +77,8 @@ interface LifCase {
 }
 
 const coef = fc.oneof(fc.constantFrom(0, 1, COEF_ONE - 1, COEF_ONE), fc.integer({ min: 0, max: COEF_ONE }));
-const lifArb: fc.Arbitrary<LifCase> = fc.record({
+/** Sizes, compartments and soma coefficients: shared by the binary and the graded group cases. */
+const groupFields = {
   nIn: fc.integer({ min: 1, max: 19 }),
   n: fc.integer({ min: 4, max: 23 }),
   hasBasal: fc.boolean(),
@@ -88,6 +89,9 @@ const lifArb: fc.Arbitrary<LifCase> = fc.record({
   kApical: coef,
   kTotal: coef,
   prospectiveGain: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1 << 20 })),
+};
+const lifArb: fc.Arbitrary<LifCase> = fc.record({
+  ...groupFields,
   threshold: fc.oneof(fc.integer({ min: -4 * ONE, max: 4 * ONE }), fc.constantFrom(MIN, MAX)),
   reset: fc.oneof(fc.integer({ min: -4 * ONE, max: 4 * ONE }), fc.constantFrom(MIN, MAX)),
   refractory: fc.integer({ min: 0, max: 5 }),
@@ -227,17 +231,8 @@ describe('backend wasm runs spiking groups in WebAssembly, equal to backend js',
     fc.assert(
       fc.property(
         fc.record({
-          nIn: fc.integer({ min: 1, max: 19 }),
-          n: fc.integer({ min: 4, max: 23 }),
-          hasBasal: fc.boolean(),
-          hasApical: fc.boolean(),
-          basalDecay: coef,
-          apicalDecay: coef,
-          kBasal: coef,
-          kApical: coef,
-          kTotal: coef,
+          ...groupFields,
           basalPredGain: coef,
-          prospectiveGain: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1 << 20 })),
           payloadShift: fc.integer({ min: 0, max: 8 }),
           inShift: fc.integer({ min: 0, max: 6 }),
           extreme: fc.boolean(),

@@ -90,7 +90,8 @@ function termLevel(name: TermName): Level {
   return 'global';
 }
 
-const FIELD: Record<string, string> = {
+/** The NeuronView array behind each rule term field (pre.x / post.x, docs/chip.md §11.2); `spike` is read apart. */
+export const NEURON_TERM_FIELD: Record<string, keyof NeuronView> = {
   rate: 'rate',
   x1: 'x1',
   x2: 'x2',
@@ -172,7 +173,7 @@ export function kernelSource(p: KernelParams): string {
       const e = p.weightShift + p.fracBits - RULE_FRAC_BITS;
       expr = e > 0 ? `RH(wacc[k] * ${2 ** -e})` : `SAT(wacc[k] * ${2 ** -e})`;
     } else if (field === 'spike') expr = `(${level}Spike[${level === 'pre' ? 'i' : 'j'}] ? 16777216 : 0)`;
-    else expr = `Q(${level}_${FIELD[field]}[${level === 'pre' ? 'i' : 'j'}])`;
+    else expr = `Q(${level}_${NEURON_TERM_FIELD[field]}[${level === 'pre' ? 'i' : 'j'}])`;
     decl[level].push(`const ${name} = ${expr};`);
   }
 
@@ -181,7 +182,7 @@ export function kernelSource(p: KernelParams): string {
     `const preSpike = C.pre.spike, postSpike = C.post.spike;`,
   ];
   for (const lvl of ['pre', 'post'] as const) {
-    for (const f of Object.values(FIELD)) head.push(`const ${lvl}_${f} = C.${lvl}.${f};`);
+    for (const f of Object.values(NEURON_TERM_FIELD)) head.push(`const ${lvl}_${f} = C.${lvl}.${f};`);
   }
   head.push(`const tk = mix32((${p.roundKey >>> 0} + t) >>> 0);`);
   head.push(...decl.global);

@@ -24,7 +24,9 @@ export interface SharedArrayRecord {
 
 const BYTES: Record<SharedArrayKind, number> = { i8: 1, i16: 2, i32: 4, u8: 1, f64: 8 };
 
-function view(r: SharedArrayRecord): Int8Array | Int16Array | Int32Array | Uint8Array | Float64Array {
+type SharedView = Int8Array | Int16Array | Int32Array | Uint8Array | Float64Array;
+
+function view(r: SharedArrayRecord): SharedView {
   switch (r.kind) {
     case 'i8':
       return new Int8Array(r.buffer, 0, r.length);
@@ -39,48 +41,55 @@ function view(r: SharedArrayRecord): Int8Array | Int16Array | Int32Array | Uint8
   }
 }
 
+/** A StateAllocator over shared buffers: each typed request goes to `array` (record or replay). */
+abstract class SharedAllocator implements StateAllocator {
+  protected abstract array(kind: SharedArrayKind, length: number): SharedView;
+
+  i8(n: number): Int8Array {
+    return this.array('i8', n) as Int8Array;
+  }
+  i16(n: number): Int16Array {
+    return this.array('i16', n) as Int16Array;
+  }
+  i32(n: number): Int32Array {
+    return this.array('i32', n) as Int32Array;
+  }
+  u8(n: number): Uint8Array {
+    return this.array('u8', n) as Uint8Array;
+  }
+  f64(n: number): Float64Array {
+    return this.array('f64', n) as Float64Array;
+  }
+}
+
 /** A worker's Chip allocated differently from the host's: the worker runs other code than the host. */
 export class SharedLayoutError extends ApicalError {
   override name = 'SharedLayoutError';
 }
 
 /** Creates a zeroed SharedArrayBuffer per array and records it (the host's Chip). */
-export class RecordingAllocator implements StateAllocator {
+export class RecordingAllocator extends SharedAllocator {
   readonly records: SharedArrayRecord[] = [];
   /** Total bytes allocated. */
   bytes = 0;
 
-  private make(kind: SharedArrayKind, length: number) {
+  protected array(kind: SharedArrayKind, length: number): SharedView {
     const r = { kind, length, buffer: new SharedArrayBuffer(length * BYTES[kind]) };
     this.records.push(r);
     this.bytes += r.buffer.byteLength;
     return view(r);
   }
-
-  i8(n: number): Int8Array {
-    return this.make('i8', n) as Int8Array;
-  }
-  i16(n: number): Int16Array {
-    return this.make('i16', n) as Int16Array;
-  }
-  i32(n: number): Int32Array {
-    return this.make('i32', n) as Int32Array;
-  }
-  u8(n: number): Uint8Array {
-    return this.make('u8', n) as Uint8Array;
-  }
-  f64(n: number): Float64Array {
-    return this.make('f64', n) as Float64Array;
-  }
 }
 
 /** Hands out views of recorded buffers in record order (a worker's Chip); checks type and length of each. */
-export class ReplayingAllocator implements StateAllocator {
+export class ReplayingAllocator extends SharedAllocator {
   private next = 0;
 
-  constructor(private readonly records: readonly SharedArrayRecord[]) {}
+  constructor(private readonly records: readonly SharedArrayRecord[]) {
+    super();
+  }
 
-  private take(kind: SharedArrayKind, length: number) {
+  protected array(kind: SharedArrayKind, length: number): SharedView {
     const r = this.records[this.next];
     if (!r || r.kind !== kind || r.length !== length) {
       throw new SharedLayoutError(
@@ -100,21 +109,5 @@ export class ReplayingAllocator implements StateAllocator {
         'the worker runs compiled code (dist/) that differs from the host: rebuild with npm run build',
       );
     }
-  }
-
-  i8(n: number): Int8Array {
-    return this.take('i8', n) as Int8Array;
-  }
-  i16(n: number): Int16Array {
-    return this.take('i16', n) as Int16Array;
-  }
-  i32(n: number): Int32Array {
-    return this.take('i32', n) as Int32Array;
-  }
-  u8(n: number): Uint8Array {
-    return this.take('u8', n) as Uint8Array;
-  }
-  f64(n: number): Float64Array {
-    return this.take('f64', n) as Float64Array;
   }
 }

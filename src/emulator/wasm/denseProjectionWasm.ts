@@ -12,7 +12,7 @@ import { RULE_FRAC_BITS } from '../constants.js';
 import { TERM_NAMES, TERMS, termsUsed } from '../microcode.js';
 import { mix32 } from '../prng.js';
 import { Trigger, type Statement } from '../program.js';
-import type { LearnContext, LearnKernel, NeuronView, KernelParams } from '../learningKernel.js';
+import { NEURON_TERM_FIELD, type LearnContext, type LearnKernel, type NeuronView, type KernelParams } from '../learningKernel.js';
 import type { RouteKernel } from '../routeKernel.js';
 import { emitDenseLearn, emitSat64, denseLearnCovers, type DenseLearnLayout } from './denseLearnCodegen.js';
 import { emitDenseRoute } from './denseRouteCodegen.js';
@@ -52,20 +52,6 @@ export const DENSE_WASM_MIN_SYNAPSES = 64;
 export function denseUsesWasm(backend: 'auto' | 'wasm' | 'js', nPre: number, nPost: number): boolean {
   return backend === 'wasm' || (backend === 'auto' && nPre * nPost >= DENSE_WASM_MIN_SYNAPSES && wasmSimdSupported());
 }
-
-
-const NEURON_FIELD: Record<string, keyof NeuronView> = {
-  rate: 'rate',
-  x1: 'x1',
-  x2: 'x2',
-  hp: 'hp',
-  basal_rate: 'basalRate',
-  basal: 'basal',
-  apical: 'apical',
-  soma: 'soma',
-  prosp: 'prosp',
-  noise: 'noise',
-};
 
 /** One neuron term as the Q7.24 array a kernel reads (docs/chip.md §11.2). */
 interface TermFill {
@@ -179,7 +165,7 @@ export class DenseProjectionWasm {
         ? [...neuronTerms(s.statement)].map((id) => {
             const [side, field] = TERM_NAMES[id].split('.') as ['pre' | 'post', string];
             const n = side === 'pre' ? N : M;
-            return { id, side, field: NEURON_FIELD[field] ?? 'spike', spike: field === 'spike', out: new Int32Array(buf, termOffsets.get(id)!, n) };
+            return { id, side, field: NEURON_TERM_FIELD[field] ?? 'spike', spike: field === 'spike', out: new Int32Array(buf, termOffsets.get(id)!, n) };
           })
         : [],
     );

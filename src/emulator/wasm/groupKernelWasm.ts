@@ -38,7 +38,6 @@ const WARM_UP_CALLS = 2;
 /** 1.5·2^52: x + INT_MAGIC holds the int32 x in its low word (see join in emitGroupStep). */
 const INT_MAGIC = 6755399441055744;
 
-
 /** Whether the WebAssembly group kernel covers a group (see the file comment). */
 export function groupWasmCovers(g: Group, hasLut: boolean): boolean {
   return (
@@ -71,7 +70,6 @@ export interface GroupWasmRing {
    */
   external?: boolean;
 }
-
 
 interface Offsets {
   u: number;
