@@ -3,12 +3,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Chip } from '../src/emulator/chip.js';
-import { checkFit } from '../src/emulator/capacity.js';
+import { checkFit, coreUsage } from '../src/emulator/capacity.js';
 import { ProgramFitError } from '../src/emulator/errors.js';
 import { compileNetwork, quantiseWeights } from '../src/models/compiler.js';
 import { Network, NetworkError } from '../src/models/network.js';
 import { RuleSyntaxError } from '../src/models/ruleLanguage.js';
 import { decodeProgram, encodeProgram } from '../src/emulator/programCodec.js';
+import { ProjectionKind } from '../src/emulator/program.js';
+import { group, inputGroup, program as buildProgram, projection } from './helpers/programBuilder.js';
 
 const graded = { output: 'graded' as const, activation: 'sigmoid' as const, basal: true, soma: { kBasal: 0.1, kTotal: 0.1 } };
 
@@ -127,5 +129,87 @@ describe('network errors', () => {
     const net = new Network('no-act');
     net.population('p', 2, { output: 'graded', basal: true });
     expect(() => compileNetwork(net)).toThrow(/graded output needs an activation/);
+  });
+});
+
+describe('memory model (docs/chip.md §3), hand-checked', () => {
+  // Bytes per synapse from §3: B/8 for the weight, +2 sparse (16-bit local index), +4 plastic (accumulator),
+  // +4 tag, +4 low-pass. Ring words: delay per postsynaptic neuron per projection on each core.
+  it('sparse, plastic, tag and low-pass bytes and ring words per core, as the compiler reports them', () => {
+    const net = new Network('mem-model');
+    net.input('in', 30, { core: 0 });
+    net.population('a', 20, { ...graded, core: 1 });
+    net.population('b', 10, { ...graded, core: 2 });
+    const sparse = (n: number, pre: (k: number) => number, post: (k: number) => number) => ({
+      pre: Array.from({ length: n }, (_, k) => pre(k)),
+      post: Array.from({ length: n }, (_, k) => post(k)),
+      values: new Array(n).fill(0.1),
+    });
+    // sp: sparse, 8-bit, static, 45 distinct (pre, post) pairs, delay 3
+    net.project('sp', 'in', 'a', { kind: 'sparse', weights: sparse(45, (k) => k % 30, (k) => (7 * k) % 20), weightBits: 8, delay: 3 });
+    // pl: dense 30 × 20, 16-bit, plastic without tag or low-pass, delay 1
+    net.project('pl', 'in', 'a', { weights: new Float64Array(600).fill(0.1), weightBits: 16, plasticity: { rule: 'dw = 0.01 * pre.rate' } });
+    // tg: dense 20 × 10, 8-bit, plastic with a tag, delay 2
+    net.project('tg', 'a', 'b', { weights: new Float64Array(200).fill(0.1), weightBits: 8, delay: 2, plasticity: { rule: 'dtag = pre.rate\ndw = 0.01 * syn.tag' } });
+    // lp: sparse, 16-bit, plastic with a tag and a low-pass, 25 synapses, delay 4
+    net.project('lp', 'a', 'b', {
+      kind: 'sparse',
+      weights: sparse(25, (k) => k % 20, (k) => (k + Math.floor(k / 20)) % 10),
+      weightBits: 16,
+      delay: 4,
+      plasticity: { rule: 'dtag = pre.rate\ndw = 0.01 * syn.tag', lowpassTau: 10 },
+    });
+    // lw: dense 30 × 10, 16-bit, plastic with a low-pass only, delay 5
+    net.project('lw', 'in', 'b', { weights: new Float64Array(300).fill(0.1), weightBits: 16, delay: 5, plasticity: { rule: 'dw = 0.01 * pre.rate', lowpassTau: 10 } });
+    const { program, usage } = compileNetwork(net);
+    // The compiler kept the features the hand count assumes.
+    const pr = Object.fromEntries(program.body.projections.map((p) => [p.name, p]));
+    expect(pr.sp.kind).toBe(ProjectionKind.Sparse);
+    expect([pr.tg.plasticity!.tag, pr.tg.plasticity!.lowpass > 0]).toEqual([true, false]);
+    expect([pr.lp.plasticity!.tag, pr.lp.plasticity!.lowpass > 0]).toEqual([true, true]);
+    expect([pr.lw.plasticity!.tag, pr.lw.plasticity!.lowpass > 0]).toEqual([false, true]);
+    // core 1: sp 45 · (1 + 2) = 135; pl 600 · (2 + 4) = 3600 → 3735 B; ring 20·3 + 20·1 = 80
+    // core 2: tg 200 · (1 + 4 + 4) = 1800; lp 25 · (2 + 2 + 4 + 4 + 4) = 400; lw 300 · (2 + 4 + 4) = 3000 → 5200 B;
+    //         ring 10·2 + 10·4 + 10·5 = 110
+    const summary = (u: (typeof usage)[number]) => ({ synapses: u.synapses, synapseBytes: u.synapseBytes, ringWords: u.ringWords, byProjection: Object.fromEntries(u.byProjection) });
+    const expected = [
+      { synapses: 0, synapseBytes: 0, ringWords: 0, byProjection: {} },
+      { synapses: 645, synapseBytes: 3735, ringWords: 80, byProjection: { sp: 135, pl: 3600 } },
+      { synapses: 525, synapseBytes: 5200, ringWords: 110, byProjection: { tg: 1800, lp: 400, lw: 3000 } },
+    ];
+    expect(usage.slice(0, 3).map(summary)).toEqual(expected);
+    expect(coreUsage(program).slice(0, 3).map(summary)).toEqual(expected);
+    expect(usage.slice(3).every((u) => u.synapseBytes === 0 && u.ringWords === 0)).toBe(true);
+  });
+
+  it('a group on two cores: each core pays for its own post neurons; ring words = Σ count · delay up to CORE_RING_WORDS', () => {
+    // p: 4096 neurons, 1000 on core 0 and 3096 on core 2; in: 4096 inputs on core 1.
+    const post = () => group('p', 4096, { hasBasal: true, slices: [{ core: 0, start: 0, count: 1000 }, { core: 2, start: 1000, count: 3096 }] });
+    const input = () => inputGroup('in', 4096, { slices: [{ core: 1, start: 0, count: 4096 }] });
+    const rowPtr = new Uint32Array(4097).fill(5);
+    rowPtr[0] = 0; // all five synapses in row 0
+    const split = buildProgram(
+      [input(), post()],
+      [
+        projection('o', 0, 1, new Array(4096).fill(1), { kind: ProjectionKind.OneToOne, delay: 3 }),
+        projection('s', 0, 1, [1, 2, 3, 4, 5], { kind: ProjectionKind.Sparse, weightBits: 8, delay: 7, rowPtr, cols: Uint16Array.from([0, 999, 1000, 4095, 5]) }),
+      ],
+    );
+    const u = checkFit(split);
+    // core 0: o 1000 · 2 B + s (posts 0, 999, 5) 3 · (1 + 2) = 2009 B; ring 1000 · 3 + 1000 · 7 = 10000
+    // core 2: o 3096 · 2 B + s (posts 1000, 4095) 2 · 3 = 6198 B; ring 3096 · (3 + 7) = 30960; core 1 (inputs): none
+    expect([u[0].synapseBytes, u[0].ringWords]).toEqual([2009, 10000]);
+    expect([u[2].synapseBytes, u[2].ringWords]).toEqual([6198, 30960]);
+    expect([u[1].synapseBytes, u[1].ringWords, u[1].neurons]).toEqual([0, 0, 4096]);
+    // 4096 post neurons on one core with delay-64 projections: 4096 · 64 = 2^18 words each. Four fill the
+    // 2^20 words exactly; a fifth makes 5 · 2^18 = 125 % of CORE_RING_WORDS.
+    const full = (n: number) =>
+      buildProgram(
+        [input(), group('p', 4096, { hasBasal: true })],
+        Array.from({ length: n }, (_, k) => projection(`d${k}`, 0, 1, new Array(4096).fill(1), { kind: ProjectionKind.OneToOne, delay: 64 })),
+      );
+    expect(checkFit(full(4))[0].ringWords).toBe(1048576);
+    expect(() => checkFit(full(5))).toThrow('core 0 delay-ring memory 125 %');
+    expect(coreUsage(full(5))[0].ringWords).toBe(1310720);
   });
 });

@@ -100,9 +100,9 @@ export const CYCLES = {
   hop: 1,
   /** Per synaptic operation (weight × payload accumulate). */
   synapse: 1,
-  /** Per synapse visited by a learning statement: fetch, round, write back (microcode adds one per word). */
+  /** Per synapse visited by a learning statement: fetch, round, write back (microcode adds learnOp per instruction). */
   learnSynapse: 3,
-  /** Per microcode word executed. */
+  /** Per microcode instruction executed (microcodeOps): CONST and MULC are one instruction of two words. */
   learnOp: 1,
   /** Per digest word (state words hashed when digests are on). */
   digestWord: 0,

@@ -95,7 +95,7 @@ export function groupKernelSource(p: GroupKernelParams): string {
     p.incoming.forEach((inc, k) => L.push(`const r${k} = rings[${k}], b${k} = (t % ${inc.depth}) * n;`));
     // Compartment inputs (§5.1) folded into the dendrite update (§5.2): v ← sat32(v − r20(k·v) + sat32(Σ sat32(I_P))).
     // Saturating each I_P first keeps the sum exact in doubles (≤ 1024 terms of ≤ 2^31) and makes a huge
-    // left-shifted input (up to 2^62, not exact in a double) clamp exactly as it would in int64.
+    // left-shifted input (up to 2^62: exact in a double, as only the exponent changes) clamp as it does in int64.
     const inputTo = (c: Compartment, v: string) => {
       const list = p.incoming.map((inc, k) => ({ inc, k })).filter(({ inc }) => inc.target === c);
       const conv = (inc: IncomingRing) => (inc.shift <= 0 ? `x * ${2 ** -inc.shift}` : `RH(x * ${2 ** -inc.shift})`);

@@ -123,7 +123,8 @@ export function termsUsed(code: ArrayLike<number>): Set<number> {
   return used;
 }
 
-/** Number of microcode words executed per evaluation (the cycle model charges one cycle each). */
+/** Number of microcode instructions executed per evaluation (the cycle model charges one cycle each; CONST and MULC
+ * are one instruction of two words). */
 export function microcodeOps(code: ArrayLike<number>): number {
   let n = 0;
   for (let pc = 0; pc < code.length; pc++) {
