@@ -382,8 +382,7 @@ export class Chip {
       const external = p.kind === ProjectionKind.Dense && denseUsesWasm(this.backend, pre.size, g.size);
       const preSpiking = pre.output === OutputMode.Binary || pre.output === OutputMode.Stochastic;
       const payloadFrac = preSpiking ? 0 : PAYLOAD_BITS - pre.payloadShift;
-      const fanIn = p.kind === ProjectionKind.Dense ? pre.size : p.kind === ProjectionKind.OneToOne ? 1 : maxColumnCount(p.cols!, g.size);
-      const bound = fanIn * 2 ** (p.weightBits - 1) * (preSpiking ? 1 : 32768);
+      const bound = maxAbsInputSum(p, pre.size, g.size) * (preSpiking ? 1 : 32768);
       rings.push({ projection: pi, target: p.target, depth: p.delay, shift: p.weightShift + payloadFrac - 16, bound, external });
     }
     return new GroupKernelWasm(g, rings, basalRateUsed, g.lut >= 0 ? body.luts[g.lut] : null);
@@ -1008,6 +1007,26 @@ export class Chip {
 }
 
 /** The largest number of synapses onto one postsynaptic neuron of a sparse projection. */
+/**
+ * A bound on Σ_i |w_ij| over the synapses onto one postsynaptic neuron j of a projection, for every weight it can
+ * hold: a static projection keeps its Program weights for the life of the Chip (snapshots exclude them), so its
+ * largest column sum; a plastic one fan-in × 2^(bits−1), the largest magnitude of its weight width.
+ */
+function maxAbsInputSum(p: Projection, nPre: number, nPost: number): number {
+  const w = p.weights;
+  if (p.plasticity !== null) {
+    const fanIn = p.kind === ProjectionKind.Dense ? nPre : p.kind === ProjectionKind.OneToOne ? 1 : maxColumnCount(p.cols!, nPost);
+    return fanIn * 2 ** (p.weightBits - 1);
+  }
+  const sum = new Float64Array(nPost);
+  if (p.kind === ProjectionKind.Dense) for (let j = 0; j < nPost; j++) for (let i = 0; i < nPre; i++) sum[j] += Math.abs(w[j * nPre + i]);
+  else if (p.kind === ProjectionKind.OneToOne) for (let j = 0; j < nPost; j++) sum[j] = Math.abs(w[j]);
+  else for (let k = 0; k < w.length; k++) sum[p.cols![k]] += Math.abs(w[k]);
+  let max = 0;
+  for (let j = 0; j < nPost; j++) if (sum[j] > max) max = sum[j];
+  return max;
+}
+
 function maxColumnCount(cols: ArrayLike<number>, nPost: number): number {
   const count = new Uint32Array(nPost);
   let max = 0;

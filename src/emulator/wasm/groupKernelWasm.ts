@@ -6,8 +6,8 @@
  *
  * Exactness. The kernel performs the very IEEE double operations of the JavaScript kernel (groupKernel.ts), in
  * the same order, on f64x2 lanes: decays `v − ⌊v·k2^−20 + ½⌋`, ring conversions, saturations (as f64x2.pmax/pmin
- * against ±2^31 bounds: no NaN can occur; an input saturation is left out where the ring's bound proves it a
- * no-op, GroupWasmRing.bound), the soma sum with the same grouping of equal coefficients
+ * against ±2^31 bounds: no NaN can occur; an input or dendrite saturation is left out where the rings' bounds
+ * prove it a no-op, GroupWasmRing.bound), the soma sum with the same grouping of equal coefficients
  * (somaTerms), `⌊D·2^−8 + ½⌋`, and the traces. Identical operations on identical doubles give identical doubles,
  * so the results are bit-identical, including any step the JavaScript kernel does not take exactly. One step
  * is written differently: r12(S), round half up of S·2^−12, where the JavaScript kernel switches between RH and
@@ -58,9 +58,10 @@ export interface GroupWasmRing {
   /** Conversion shift weightShift + payloadFrac(pre) − 16 (docs/chip.md §5.1). */
   shift: number;
   /**
-   * A bound on |Σ w·payload| in one ring slot: the largest fan-in onto one neuron × the largest |weight| of the
-   * weight width × the largest |payload| of the presynaptic group (1 for spikes, 2^15 graded). A slot holds the
-   * events of one tick, so the bound holds under plasticity too. Saturations it proves to be no-ops are omitted.
+   * A bound on |Σ w·payload| in one ring slot: a bound on Σ|w| onto one neuron (static projections: the largest
+   * column sum of their weights; plastic ones: fan-in × the largest |weight| of the weight width) × the largest
+   * |payload| of the presynaptic group (1 for spikes, 2^15 graded). A slot holds the events of one tick, so the
+   * bound holds at every tick. Saturations it proves to be no-ops are omitted (input and dendrite clamps).
    */
   bound: number;
   /**
@@ -253,31 +254,62 @@ function emitGroupStep(g: Group, incoming: GroupWasmRing[], o: Offsets, lut: Lut
   };
   /** Bound on |input| of ring k after conversion (round half up adds at most ½). */
   const inputBound = (k: number) => incoming[k].bound * 2 ** -incoming[k].shift + 1;
-  /** The saturated input of ring k for lanes 2h, 2h + 1 (docs/chip.md §5.1); clears the ring slot. */
-  const ringInput = (k: number, h: number) => {
-    f.get(ringBase[k]).get(pos2).op(Op.I32Add).tee(ra).simdMem(Simd.V128Load, 16 * h);
-    f.get(ra).f64x2(0).simdMem(Simd.V128Store, 16 * h);
-    const s = incoming[k].shift;
-    if (s <= 0) f.f64x2(2 ** -s).simd(Simd.F64x2Mul);
-    else roundMul(2 ** -s);
-    if (inputBound(k) > MAX) clamp();
+  const ringsTo = (c: Compartment) => incoming.map((_, k) => k).filter((k) => incoming[k].target === c);
+  /** Bound on |Σ sat32(input)| of compartment c after its saturation, or 0 without inputs. */
+  const compartmentInputBound = (c: Compartment) => {
+    const sum = ringsTo(c).reduce((a, k) => a + Math.min(inputBound(k), 2 ** 31), 0);
+    return ringsTo(c).length > 1 && sum > MAX ? 2 ** 31 : sum;
   };
-  /** Σ of the saturated inputs to compartment c (sat32 of the sum when there are several), or null. */
-  const inputsTo = (c: Compartment, h: number): boolean => {
-    const list = incoming.map((r, k) => ({ r, k })).filter(({ r }) => r.target === c);
-    list.forEach(({ k }, q) => {
-      ringInput(k, h);
+  /** The locals holding the current slot of ring k, lanes 2h, 2h + 1 (loaded by loadInputs). */
+  const ringVal = incoming.map(() => [V(), V()]);
+  /**
+   * Loads the current slot of compartment c's rings (both pairs of the block) into ringVal and clears it there.
+   * (Skipping all-zero slots behind a branch measured no faster on CUBA: the branch mispredicts.)
+   */
+  const loadInputs = (c: Compartment) => {
+    for (const k of ringsTo(c)) {
+      f.get(ringBase[k]).get(pos2).op(Op.I32Add).tee(ra).simdMem(Simd.V128Load, 0).set(ringVal[k][0]);
+      f.get(ra).simdMem(Simd.V128Load, 16).set(ringVal[k][1]);
+      f.get(ra).f64x2(0).simdMem(Simd.V128Store, 0).get(ra).f64x2(0).simdMem(Simd.V128Store, 16);
+    }
+  };
+  /** Σ of the saturated inputs to compartment c for lanes 2h, 2h + 1 (docs/chip.md §5.1), after loadInputs. */
+  const inputsTo = (c: Compartment, h: number) => {
+    const ks = ringsTo(c);
+    ks.forEach((k, q) => {
+      f.get(ringVal[k][h]);
+      const s = incoming[k].shift;
+      if (s < 0) f.f64x2(2 ** -s).simd(Simd.F64x2Mul);
+      else if (s > 0) roundMul(2 ** -s);
+      if (inputBound(k) > MAX) clamp();
       if (q > 0) f.simd(Simd.F64x2Add);
     });
-    if (list.length > 1 && list.reduce((a, { k }) => a + Math.min(inputBound(k), 2 ** 31), 0) > MAX) clamp();
-    return list.length > 0;
+    if (ks.length > 1 && ks.reduce((a, k) => a + Math.min(inputBound(k), 2 ** 31), 0) > MAX) clamp();
   };
-  const dendrite = (off: number, decay: number, c: Compartment, h: number, x: number) => {
-    loadPair(off, h).tee(x).get(x);
-    roundMul(decay * 2 ** -20).simd(Simd.F64x2Sub).set(x);
-    if (inputsTo(c, h)) f.get(x).simd(Simd.F64x2Add).set(x);
-    f.get(x);
-    clamp().set(x);
+  /**
+   * x ← sat32(v − r20(k·v) + Σ inputs) for both pairs of the block. The saturation is left out where it is a
+   * no-op: for int32 v and 0 ≤ c = k·2^−20 ≤ 1, d = v − ⌊v·c + ½⌋ lies in [v(1 − c) − ½, v(1 − c) + ½] and
+   * between 0 and v, so with |Σ inputs| ≤ B the sum stays within int32 when B + ½ ≤ (2^31 − 1)·c.
+   */
+  const dendrite = (off: number, decay: number, c: Compartment, x: number[]) => {
+    for (let h = 0; h < 2; h++) {
+      loadPair(off, h).tee(x[h]).get(x[h]);
+      roundMul(decay * 2 ** -20).simd(Simd.F64x2Sub).set(x[h]);
+    }
+    if (ringsTo(c).length > 0) {
+      loadInputs(c);
+      for (let h = 0; h < 2; h++) {
+        f.get(x[h]);
+        inputsTo(c, h);
+        f.simd(Simd.F64x2Add).set(x[h]);
+      }
+    }
+    if (compartmentInputBound(c) + 0.5 > MAX * decay * 2 ** -20) {
+      for (let h = 0; h < 2; h++) {
+        f.get(x[h]);
+        clamp().set(x[h]);
+      }
+    }
   };
 
   for (let k = 0; k < incoming.length; k++) {
@@ -287,11 +319,17 @@ function emitGroupStep(g: Group, incoming: GroupWasmRing[], o: Offsets, lut: Lut
   f.i32(0).set(ne);
   f.op(Op.Loop, BLOCK_VOID);
   f.get(pos).i32(1).op(Op.I32Shl).set(pos2);
+  if (g.hasBasal) dendrite(o.vB, g.basalDecay, Compartment.Basal, xB);
+  if (g.hasApical) dendrite(o.vA, g.apicalDecay, Compartment.Apical, xA);
+  const somaInput = ringsTo(Compartment.Soma).length > 0;
+  if (somaInput) {
+    loadInputs(Compartment.Soma);
+    for (let h = 0; h < 2; h++) {
+      inputsTo(Compartment.Soma, h);
+      f.set(iS[h]);
+    }
+  }
   for (let h = 0; h < 2; h++) {
-    if (g.hasBasal) dendrite(o.vB, g.basalDecay, Compartment.Basal, h, xB[h]);
-    if (g.hasApical) dendrite(o.vA, g.apicalDecay, Compartment.Apical, h, xA[h]);
-    const somaInput = inputsTo(Compartment.Soma, h);
-    if (somaInput) f.set(iS[h]);
     loadPair(o.u, h).set(uj[h]);
     // y = S·2^−12 with S = Σ_k (Σ x)·k, as the JavaScript kernel groups and orders it. Scaling by a power of two
     // commutes with every rounded product and sum (no overflow or underflow here), so multiplying each part by
