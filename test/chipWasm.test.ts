@@ -56,7 +56,7 @@ function state(chip: Chip): number[][] {
 }
 
 /** Runs the same program on both backends with the same inputs; compares the state after every tick. */
-function compareBackends(prog: Program, ticks: number, drive: (chip: Chip, t: number) => void): void {
+function compareBackends(prog: Program, ticks: number, drive: (chip: Chip, t: number) => void): Chip[] {
   const chips = (['js', 'wasm'] as ChipBackend[]).map((backend) => new Chip(prog, { backend }));
   for (let t = 0; t < ticks; t++) {
     for (const c of chips) {
@@ -74,6 +74,7 @@ function compareBackends(prog: Program, ticks: number, drive: (chip: Chip, t: nu
   }
   expect(chips[1].synapticEventsTotal).toBe(chips[0].synapticEventsTotal);
   expect(Array.from(chips[1].cyclesTotal)).toEqual(Array.from(chips[0].cyclesTotal));
+  return chips;
 }
 
 /** A rate that drives the graded input group's payload to p exactly (payload = sat16(round(r, s))). */
@@ -176,18 +177,84 @@ const denseCaseArb: fc.Arbitrary<DenseCase> = fc
 
 describe('backend wasm equals backend js on random dense programs', () => {
   it('route and plasticity, state compared after every tick (property)', () => {
+    // Every learning-kernel variant must have run: saturating, unsaturated and narrow (denseProjectionWasm.ts).
+    const calls = { saturating: 0, unsaturated: 0, narrow: 0 };
     fc.assert(
       fc.property(denseCaseArb, (c) => {
         const prog = denseProgram(c);
         encodeProgram(prog); // the case is a valid Program
-        compareBackends(prog, 6, (chip, t) => {
+        const chips = compareBackends(prog, 6, (chip, t) => {
           if (t === 0 || t === 3) chip.setInput('in', t === 0 ? c.rates : c.rates.map((x, i) => (i % 3 === 0 ? 0 : -x)));
           chip.setInput('reward', [t % 2 ? c.reward : -c.reward]);
         });
+        const counts = chips[1].projection('fc').denseWasm?.learnCalls;
+        if (counts) for (const k of Object.keys(calls) as (keyof typeof calls)[]) calls[k] += counts[k];
       }),
       { numRuns: 150 },
     );
+    expect(calls.saturating).toBeGreaterThan(0);
+    expect(calls.unsaturated).toBeGreaterThan(0);
+    expect(calls.narrow).toBeGreaterThan(0);
   }, 120_000);
+
+  it('narrow products: rows whose row value fits the 32-bit product take it, the others the 64-bit one; both equal js', () => {
+    // a = post.soma·2^8 (row), c = pre.rate·2^8: rows with |u| ≤ ⌊(2^31 − 1) / max|rate|⌋ multiply in 32 bits.
+    // Rates up to 2^16 give a limit of 32767: the post somas below straddle it (drive sets them through inputs).
+    for (const rule of ['dw = -(pre.rate * post.soma) + 3', 'dw = 2^-10 * (post.rate - post.basal_rate) * pre.rate', 'dw = pre.rate * (post.soma - 7)']) {
+      const nPre = 13;
+      const nPost = 6;
+      const c: DenseCase = {
+        nPre,
+        nPost,
+        bits: 16,
+        weightShift: 14,
+        payloadShift: 2,
+        weights: Array.from({ length: nPre * nPost }, (_, k) => ((k * 7919) % 60001) - 30000),
+        rates: Array.from({ length: nPre }, (_, i) => [ONE, -ONE, ONE - 1, 12345, -1, 0, 2 ** 15][i % 7]),
+        rule,
+        fracBits: 10,
+        rounding: Rounding.Nearest,
+        lowpass: 0,
+        updateShift: 0,
+        delay: 1,
+        reward: 0,
+      };
+      const chips = compareBackends(denseProgram(c), 12, (chip, t) => {
+        if (t % 4 === 0) chip.setInput('in', c.rates.map((x, i) => (t % 8 ? x : -x >> (i % 3))));
+      });
+      expect(chips[1].projection('fc').denseWasm!.learnCalls.narrow, rule).toBeGreaterThan(0);
+    }
+  });
+
+  it('a neuron term saturated at 2^31 − 1 (not a multiple of 2^8) keeps the 64-bit products', () => {
+    // post.soma = sat32(u·2^8) = 2^31 − 1 for u ≥ 2^23. With pre rates ≤ 256 the row limit ⌊(2^31 − 1)/256⌋ would
+    // admit the row, and for rate 256 (c = 2^16) round(a·c, 24) = 8388608 while the narrow product gives
+    // round(⌊a/2^8⌋·2^8, 8) = 8388607: with sa = 0 the accumulators would differ. The kernel must not narrow.
+    const nPre = 9;
+    const nPost = 4;
+    const c: DenseCase = {
+      nPre,
+      nPost,
+      bits: 16,
+      weightShift: 14,
+      payloadShift: 0,
+      weights: new Array(nPre * nPost).fill(0),
+      rates: Array.from({ length: nPre }, (_, i) => (i % 2 ? 256 : 100 + 17 * i)),
+      rule: 'dw = pre.rate * post.soma',
+      fracBits: 10, // sa = 24 − 14 − 10 = 0: Δ reaches the accumulator unrounded
+      rounding: Rounding.Nearest,
+      lowpass: 0,
+      updateShift: 0,
+      delay: 1,
+      reward: 0,
+    };
+    const prog = denseProgram(c);
+    prog.body.groups[1].initSoma = Int32Array.from({ length: nPost }, (_, j) => 2 ** 30 + 12345 * j);
+    const chips = compareBackends(prog, 3, (chip, t) => {
+      if (t === 0) chip.setInput('in', c.rates);
+    });
+    expect(chips[1].group('out').u[0]).toBeGreaterThan(2 ** 23);
+  });
 
   it('saturation corner: max weights × max payloads over a long row (sums beyond 2^31, several accumulation blocks)', () => {
     for (const bits of [16, 8] as const) {

@@ -1182,8 +1182,7 @@ static int build_projection(apx_chip *c, apx_projection *p, uint32_t pi)
         p->acc_min = -apx_mul_pow2((int64_t)1 << (p->weight_bits - 1u), p->frac_bits);
         for (s = 0; s < p->n_stmts; s++) {
             apx_statement *st = &p->stmts[s];
-            int stochastic = st->target == APX_RULE_TARGET_WEIGHT && p->rounding == APX_ROUNDING_STOCHASTIC &&
-                             APX_RULE_FRAC_BITS - (int32_t)p->weight_shift - (int32_t)p->frac_bits > 0;
+            int stochastic = st->target == APX_RULE_TARGET_WEIGHT && p->rounding == APX_ROUNDING_STOCHASTIC && p->sa > 0;
             apx_uop *uops;
             uint8_t *order;
             ALLOC(uops, st->n_code, apx_uop);

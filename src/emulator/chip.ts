@@ -124,6 +124,8 @@ export interface ProjectionState {
   readonly routeKernel: RouteKernel;
   /** Where this projection's state and dense kernels live (ChipOptions.backend). */
   readonly kernelBackend: 'wasm' | 'js';
+  /** The WebAssembly backend of a dense projection (its memory, kernels and their call counts), or null. */
+  readonly denseWasm: DenseProjectionWasm | null;
   readonly kernels: LearnKernel[];
   readonly ctx: LearnContext | null;
   readonly learnOps: number[];
@@ -550,6 +552,7 @@ export class Chip {
       lo,
       ring: wasm ? wasm.ring : (post.wasm?.rings.get(index) ?? this.alloc.f64(depth * nPost)),
       kernelBackend: wasm ? 'wasm' : 'js',
+      denseWasm: wasm,
       depth,
       shift,
       colPtr,

@@ -31,6 +31,7 @@
 import { RULE_FRAC_BITS } from '../constants.js';
 import { Op as MOp, TERM_NAMES, wordOp, wordOperand } from '../microcode.js';
 import { RuleTarget, Rounding, Trigger, type Statement } from '../program.js';
+import type { NarrowProducts } from './microcodeBounds.js';
 import { Fragment, FunctionBuilder, Op, Simd, ValType } from './wasmAssembler.js';
 
 const MAX = 2147483647;
@@ -48,6 +49,8 @@ export interface DenseLearnLayout {
   preMask: number;
   /** Term id → byte offset of its per-neuron Q7.24 array (N + 4 pre values / M post values). */
   terms: Map<number, number>;
+  /** Byte offset of the row limits of the narrow products (int32 per product; narrow variant), or −1. */
+  narrowLimits: number;
 }
 
 export interface DenseLearnParams {
@@ -93,8 +96,15 @@ export function emitSat64(): FunctionBuilder {
  * MUL, MULC in lanes) omit their saturation: the caller selects that variant only for a call in which interval
  * bounds of every operand prove no operation can leave int32 and, without low-pass, |Δ·2^−sa| ≤ 2^30
  * (microcodeBounds.ts), where both variants give the same values. Row values always saturate.
+ *
+ * With `narrow` (only with `microcodeSaturates` false) each narrow product (microcodeBounds.narrowProducts) of
+ * a row value a by a per-synapse value c, both multiples of 2^8, runs in 32-bit lanes in the rows where
+ * |a / 2^8| ≤ limit (the product's int32 at L.narrowLimits, which the caller sets to ⌊(2^31 − 1) / ⌊cmax / 2^8⌋⌋
+ * from the bound cmax of |c|): round(a·c, 24) = round((a/2^8)·(c/2^8)·2^16, 24) = round(p, 8) with the exact
+ * int32 product p = (a/2^8)·(c/2^8) (|p| ≤ 2^31 − 1), which fits int32 unsaturated. Other rows run the
+ * unsaturated steps.
  */
-export function emitDenseLearn(p: DenseLearnParams, L: DenseLearnLayout, microcodeSaturates = true): FunctionBuilder {
+export function emitDenseLearn(p: DenseLearnParams, L: DenseLearnLayout, microcodeSaturates = true, narrow: NarrowProducts | null = null): FunctionBuilder {
   const f = new FunctionBuilder([ValType.I32, ValType.I32, ValType.I32], []);
   const P_REWARD = 0;
   const P_TK = 1;
@@ -147,7 +157,9 @@ export function emitDenseLearn(p: DenseLearnParams, L: DenseLearnLayout, microco
    * second step of an 8-synapse iteration). Vector values are step-local; scalar values come from the
    * prologue. Returns the new weights (−1 for a tag statement) and the lane selection (−1: all lanes).
    */
-  const emitStep = (b: Fragment, validLanes: number, half = 0): { wv: number; sel: number } => {
+  /** Per narrow product: the prologue local holding its row operand / 2^8 (filled by the narrow steps). */
+  const narrowRow: number[] = [];
+  const emitStep = (b: Fragment, validLanes: number, half = 0, narrowStep = false): { wv: number; sel: number } => {
     const masked = validLanes < 4;
     const o = 16 * half; // byte offset of this step's lanes in the 32-bit arrays (two steps per iteration)
     let accOld = -1;
@@ -295,8 +307,19 @@ export function emitDenseLearn(p: DenseLearnParams, L: DenseLearnLayout, microco
         case MOp.Mul: {
           const c = stack.pop()!;
           const a = stack.pop()!;
+          const m = narrowStep && narrow !== null ? narrow.index[at] : -1;
           if (a.row && c.row) stack.push(once(() => scalarMulShift(a.local, () => prologue.get(c.local).op(Op.I64ExtendI32S), RULE_FRAC_BITS)));
-          else stack.push({ row: false, local: vMulShift(toVec(a), toVec(c), RULE_FRAC_BITS, microcodeSaturates) });
+          else if (m >= 0) {
+            // Narrow product: round((a/2^8)·(c/2^8), 8) with the exact int32 product (see emitDenseLearn).
+            const [rowV, vecV] = narrow!.vectorOnTop[at] ? [a, c] : [c, a];
+            if (narrowRow[m] === undefined) {
+              narrowRow[m] = i32();
+              prologue.get(rowV.local).i32(8).op(Op.I32ShrS).set(narrowRow[m]);
+            }
+            const prod = v128();
+            b.get(toVec({ row: true, local: narrowRow[m] })).get(vecV.local).i32(8).simd(Simd.I32x4ShrS).simd(Simd.I32x4Mul).set(prod);
+            stack.push({ row: false, local: vRound(prod, 8) });
+          } else stack.push({ row: false, local: vMulShift(toVec(a), toVec(c), RULE_FRAC_BITS, microcodeSaturates) });
           break;
         }
         case MOp.Neg: {
@@ -478,17 +501,47 @@ export function emitDenseLearn(p: DenseLearnParams, L: DenseLearnLayout, microco
   const N8 = N & ~7;
   const has4 = (N & 4) !== 0;
   const rem = N & 3;
-  const pair = new Fragment();
-  const single = new Fragment();
-  const tail = new Fragment();
-  if (N8 > 0) storeWeights(pair, [emitStep(pair, 4, 0), emitStep(pair, 4, 1)]);
-  if (has4) storeWeights(single, [emitStep(single, 4)]);
-  if (rem > 0) storeWeights(tail, [emitStep(tail, rem)]);
+  const rowSteps = (narrowStep: boolean) => {
+    const pair = new Fragment();
+    const single = new Fragment();
+    const tail = new Fragment();
+    if (N8 > 0) storeWeights(pair, [emitStep(pair, 4, 0, narrowStep), emitStep(pair, 4, 1, narrowStep)]);
+    if (has4) storeWeights(single, [emitStep(single, 4, 0, narrowStep)]);
+    if (rem > 0) storeWeights(tail, [emitStep(tail, rem, 0, narrowStep)]);
+    return { pair, single, tail };
+  };
+  const plain = rowSteps(false);
+  const narrowed = narrow !== null && narrow.count > 0 && !microcodeSaturates ? rowSteps(true) : null;
   const advance = (fr: Fragment, lanes: number) => {
     fr.get(k4).i32(4 * lanes).op(Op.I32Add).set(k4);
     fr.get(kw).i32(lanes * wBytes).op(Op.I32Add).set(kw);
     fr.get(i4).i32(4 * lanes).op(Op.I32Add).set(i4);
   };
+  const rowLoops = (steps: { pair: Fragment; single: Fragment; tail: Fragment }) => {
+    if (N8 > 0) {
+      f.op(Op.Loop, 0x40);
+      f.append(steps.pair);
+      advance(f, 8);
+      f.get(i4).i32(N8 * 4).op(Op.I32LtU).br(Op.BrIf, 0);
+      f.op(Op.End);
+    }
+    if (has4) {
+      f.append(steps.single);
+      advance(f, 4);
+    }
+    if (rem > 0) f.append(steps.tail);
+  };
+  // The row takes the narrow steps when |a/2^8| ≤ limit for every narrow product (limits loaded once per call).
+  const rowNarrow = i32();
+  if (narrowed) {
+    prologue.i32(1).set(rowNarrow);
+    narrowRow.forEach((x, m) => {
+      const limit = i32();
+      entry.i32(0).mem(Op.I32Load, 2, L.narrowLimits + 4 * m).set(limit);
+      prologue.get(x).i32(0).get(limit).op(Op.I32Sub).op(Op.I32GeS).get(x).get(limit).op(Op.I32LeS).op(Op.I32And);
+      prologue.get(rowNarrow).op(Op.I32And).set(rowNarrow);
+    });
+  }
 
   // ---- assemble: entry; for each row: prologue, full steps, masked tail
   f.append(entry);
@@ -503,18 +556,13 @@ export function emitDenseLearn(p: DenseLearnParams, L: DenseLearnLayout, microco
   f.get(j).i32(N * 4).op(Op.I32Mul).set(k4);
   f.get(j).i32(N * wBytes).op(Op.I32Mul).set(kw);
   f.i32(0).set(i4);
-  if (N8 > 0) {
-    f.op(Op.Loop, 0x40);
-    f.append(pair);
-    advance(f, 8);
-    f.get(i4).i32(N8 * 4).op(Op.I32LtU).br(Op.BrIf, 0);
+  if (narrowed) {
+    f.get(rowNarrow).op(Op.If, 0x40);
+    rowLoops(narrowed);
+    f.op(Op.Else);
+    rowLoops(plain);
     f.op(Op.End);
-  }
-  if (has4) {
-    f.append(single);
-    advance(f, 4);
-  }
-  if (rem > 0) f.append(tail);
+  } else rowLoops(plain);
   if (post) f.get(e).i32(1).op(Op.I32Add).tee(e).get(P_NEV).op(Op.I32LtU).br(Op.BrIf, 0);
   else f.get(j).i32(1).op(Op.I32Add).tee(j).i32(p.nPost).op(Op.I32LtU).br(Op.BrIf, 0);
   f.op(Op.End);

@@ -16,7 +16,7 @@ import { NEURON_TERM_FIELD, type LearnContext, type LearnKernel, type NeuronView
 import type { RouteKernel } from '../routeKernel.js';
 import { emitDenseLearn, emitSat64, denseLearnCovers, type DenseLearnLayout } from './denseLearnCodegen.js';
 import { emitDenseRoute } from './denseRouteCodegen.js';
-import { microcodeSaturationFree, resultBounds, type TermBounds } from './microcodeBounds.js';
+import { microcodeSaturationFree, narrowProducts, resultBounds, type NarrowProducts, type TermBounds } from './microcodeBounds.js';
 import { encodeModule, fixedMemory, instantiate, MemoryLayout, wasmSimdSupported, type FunctionBuilder, type WasmMemory } from './wasmAssembler.js';
 
 const MAX = 2147483647;
@@ -77,8 +77,17 @@ export class DenseProjectionWasm {
   private readonly events: Int32Array;
   private readonly preMask: Int32Array;
   private readonly routeFn: (base: number) => void;
-  /** Per statement: the saturating kernel and the one without microcode saturation (or null if not covered). */
-  private readonly learnFns: ([LearnFn, LearnFn] | null)[];
+  /**
+   * Per statement: the saturating kernel, the one without microcode saturation and the one that also takes the
+   * narrow products in 32-bit lanes (null without narrow products), or null if not covered.
+   */
+  private readonly learnFns: ([LearnFn, LearnFn, LearnFn | null] | null)[];
+  /** Per statement: its narrow products (microcodeBounds.narrowProducts), or null when it has none. */
+  private readonly narrow: (NarrowProducts | null)[];
+  /** The narrow products' row limits (int32 per product, rewritten before each narrow call). */
+  private readonly narrowLimits: Int32Array;
+  /** Calls of the learning kernels by variant: saturating, unsaturated, narrow (tests read it). */
+  readonly learnCalls = { saturating: 0, unsaturated: 0, narrow: 0 };
   /** Term bounds of the current call (neuron terms from the filled arrays; syn.* and reward set per call). */
   private readonly bounds: TermBounds = { lo: new Float64Array(64), hi: new Float64Array(64) };
   private readonly learnFills: TermFill[][];
@@ -109,6 +118,9 @@ export class DenseProjectionWasm {
         if (!termOffsets.has(id)) termOffsets.set(id, L.alloc((TERM_NAMES[id].startsWith('pre.') ? N + 4 : M) * 4));
       }
     });
+    this.narrow = pl ? pl.statements.map((s, si) => (covered[si] ? narrowProducts(s.statement.code) : null)).map((n) => (n && n.count > 0 ? n : null)) : [];
+    const narrowCount = Math.max(0, ...this.narrow.map((n) => n?.count ?? 0));
+    const oNarrow = narrowCount > 0 ? L.alloc(narrowCount * 4) : -1;
     const pages = Math.max(1, Math.ceil(L.size / PAGE));
     this.memory = fixedMemory(pages);
     const buf = this.memory.buffer;
@@ -122,10 +134,11 @@ export class DenseProjectionWasm {
     this.lo = oLo >= 0 ? new Int32Array(buf, oLo, nSyn) : null;
     this.events = new Int32Array(buf, Math.max(oEv, 0), oEv >= 0 ? M : 0);
     this.preMask = new Int32Array(buf, Math.max(oPreMask, 0), oPreMask >= 0 ? N : 0);
+    this.narrowLimits = new Int32Array(buf, Math.max(oNarrow, 0), narrowCount);
 
     const functions: { name: string | null; fn: FunctionBuilder }[] = [{ name: null, fn: emitSat64() }];
     functions.push({ name: 'route', fn: emitDenseRoute(N, M, weightBits, { weights: oW, payloadHigh: oPH, payloadLow: oPL, ring: oRing }) });
-    const layout: DenseLearnLayout = { weights: oW, acc: oAcc, tag: oTag, lo: oLo, events: oEv, preMask: oPreMask, terms: termOffsets };
+    const layout: DenseLearnLayout = { weights: oW, acc: oAcc, tag: oTag, lo: oLo, events: oEv, preMask: oPreMask, terms: termOffsets, narrowLimits: oNarrow };
     pl?.statements.forEach((s, si) => {
       if (!covered[si]) return;
       const params = {
@@ -141,6 +154,8 @@ export class DenseProjectionWasm {
       };
       functions.push({ name: `learn${si}`, fn: emitDenseLearn(params, layout, true) });
       functions.push({ name: `learn${si}_unsaturated`, fn: emitDenseLearn(params, layout, false) });
+      const narrow = this.narrow[si];
+      if (narrow) functions.push({ name: `learn${si}_narrow`, fn: emitDenseLearn(params, layout, false, narrow) });
     });
     if (pl) {
       // syn.w = round(acc, e) (e > 0: |syn.w| ≤ 2^(31−e)) or sat32(acc·2^−e); syn.tag: any int32.
@@ -159,7 +174,7 @@ export class DenseProjectionWasm {
       }
     });
     this.routeFn = exports.route;
-    this.learnFns = covered.map((c, si) => (c ? [exports[`learn${si}`], exports[`learn${si}_unsaturated`]] : null));
+    this.learnFns = covered.map((c, si) => (c ? [exports[`learn${si}`], exports[`learn${si}_unsaturated`], this.narrow[si] ? exports[`learn${si}_narrow`] : null] : null));
     this.learnFills = (pl?.statements ?? []).map((s, si) =>
       covered[si]
         ? [...neuronTerms(s.statement)].map((id) => {
@@ -204,10 +219,15 @@ export class DenseProjectionWasm {
   learnKernel(si: number, params: KernelParams, js: LearnKernel): LearnKernel | null {
     const fns = this.learnFns[si];
     if (!fns) return null;
-    const [saturating, unsaturated] = fns;
+    const [saturating, unsaturated, narrowFn] = fns;
+    const narrow = this.narrow[si];
+    const limits = this.narrowLimits;
+    const calls = this.learnCalls;
     const fills = this.learnFills[si];
     const bounds = this.bounds;
     const code = params.statement.code;
+    // Neuron and reward terms of the statement: the narrow products need each of them below 2^31 − 1.
+    const stateTerms = Int32Array.from([...termsUsed(code)].filter((id) => !TERM_NAMES[id].startsWith('syn.')));
     const REWARD = TERMS.reward;
     // The bounded variant also needs |Δ·2^−sa| ≤ 2^30 when Δ reaches the accumulator unfiltered and sa ≤ 0.
     const sa = RULE_FRAC_BITS - params.weightShift - params.fracBits + params.updateShift;
@@ -230,8 +250,17 @@ export class DenseProjectionWasm {
       for (let q = 0; q < fills.length; q++) fillTerm(fills[q], fills[q].side === 'pre' ? C.pre : C.post, bounds);
       const reward = q24(C.reward[0]);
       bounds.lo[REWARD] = bounds.hi[REWARD] = reward;
-      const bounded = microcodeSaturationFree(code, bounds) && -resultBounds[0] <= deltaLimit && resultBounds[1] <= deltaLimit;
-      const fn = bounded ? unsaturated : saturating;
+      const bounded = microcodeSaturationFree(code, bounds, narrow) && -resultBounds[0] <= deltaLimit && resultBounds[1] <= deltaLimit;
+      let fn = saturating;
+      if (bounded) {
+        fn = unsaturated;
+        if (narrowFn !== null && narrowTermsExact(stateTerms, bounds)) {
+          // Rows with |a/2^8| ≤ ⌊(2^31 − 1) / ⌊cmax/2^8⌋⌋ have |(a/2^8)·(c/2^8)| ≤ 2^31 − 1 (emitDenseLearn).
+          for (let m = 0; m < narrow!.count; m++) limits[m] = Math.floor(MAX / Math.max(1, Math.floor(narrow!.vectorMax[m] / 256)));
+          fn = narrowFn;
+          calls.narrow++;
+        } else calls.unsaturated++;
+      } else calls.saturating++;
       let nev = 0;
       if (post) {
         nev = C.postEvCount[0];
@@ -241,6 +270,12 @@ export class DenseProjectionWasm {
       fn(reward, mix32((key + t) >>> 0) | 0, nev);
     };
   }
+}
+
+/** Whether no term in `ids` reaches 2^31 − 1 this call: then all are multiples of 2^8 (narrowProducts). */
+function narrowTermsExact(ids: Int32Array, bounds: TermBounds): boolean {
+  for (let q = 0; q < ids.length; q++) if (bounds.hi[ids[q]] >= MAX) return false;
+  return true;
 }
 
 /** STATE → Q7.24 (×2^8, saturated). */

@@ -10,7 +10,7 @@
  * each product interval by one unit. Allocation-free (called per statement per tick).
  */
 import { RULE_STACK_DEPTH } from '../constants.js';
-import { Op, wordOp, wordOperand } from '../microcode.js';
+import { Op, TERM_NAMES, wordOp, wordOperand } from '../microcode.js';
 
 const MAX = 2147483647;
 const MIN = -2147483648;
@@ -44,10 +44,85 @@ function product(d: number, aLo: number, aHi: number, bLo: number, bHi: number, 
 export const resultBounds = new Float64Array(2);
 
 /**
+ * The narrow products of a statement (denseLearnCodegen, narrow variant): MULs of a row value (post terms,
+ * reward, constants and operations on those only) by a per-synapse value (pre and syn terms and operations on
+ * them) whose two operands are multiples of 2^8 in every saturation-free evaluation in which no neuron or reward
+ * term equals 2^31 − 1. Such terms are value·2^8 (spikes 0 or 2^24) or saturated; a saturated −2^31 is a
+ * multiple of 2^8 too, 2^31 − 1 is not; exact sums, differences and negations of multiples of 2^8 are multiples
+ * of 2^8; products are not counted as such.
+ */
+export interface NarrowProducts {
+  /** Per pc: the index of the narrow product at that MUL, or −1. */
+  index: Int32Array;
+  /** Per pc: 1 when the per-synapse operand of the narrow product is the top of the stack (the second operand). */
+  vectorOnTop: Uint8Array;
+  count: number;
+  /**
+   * Set by microcodeSaturationFree (given these products) when it returns true: per narrow product, the largest
+   * |value| of its per-synapse operand (from the operand's interval).
+   */
+  vectorMax: Float64Array;
+}
+
+export function narrowProducts(code: Int32Array): NarrowProducts {
+  const index = new Int32Array(code.length).fill(-1);
+  const vectorOnTop = new Uint8Array(code.length);
+  const row: boolean[] = [];
+  const tz8: boolean[] = [];
+  let count = 0;
+  for (let pc = 0; pc < code.length; pc++) {
+    const op = wordOp(code[pc]);
+    const arg = wordOperand(code[pc]);
+    switch (op) {
+      case Op.Term: {
+        const name = TERM_NAMES[arg];
+        row.push(name.startsWith('post.') || name === 'reward');
+        tz8.push(!name.startsWith('syn.'));
+        break;
+      }
+      case Op.Const:
+        row.push(true);
+        tz8.push(code[++pc] % 256 === 0);
+        break;
+      case Op.Add:
+      case Op.Sub: {
+        const cr = row.pop()!;
+        const ct = tz8.pop()!;
+        row.push(row.pop()! && cr);
+        tz8.push(tz8.pop()! && ct);
+        break;
+      }
+      case Op.Neg:
+        break;
+      case Op.Mul: {
+        const cr = row.pop()!;
+        const ct = tz8.pop()!;
+        const ar = row.pop()!;
+        const at = tz8.pop()!;
+        if (ar !== cr && at && ct) {
+          index[pc] = count++;
+          vectorOnTop[pc] = ar ? 1 : 0;
+        }
+        row.push(ar && cr);
+        tz8.push(false);
+        break;
+      }
+      case Op.MulC:
+        pc++;
+        tz8[tz8.length - 1] = false;
+        break;
+      default:
+        return { index: index.fill(-1), vectorOnTop, count: 0, vectorMax: new Float64Array(0) };
+    }
+  }
+  return { index, vectorOnTop, count, vectorMax: new Float64Array(count) };
+}
+
+/**
  * True when, for term values within `bounds`, no microcode operation of `code` can saturate; then
  * `resultBounds` holds the interval of Δ.
  */
-export function microcodeSaturationFree(code: Int32Array, bounds: TermBounds): boolean {
+export function microcodeSaturationFree(code: Int32Array, bounds: TermBounds, narrow: NarrowProducts | null = null): boolean {
   let d = 0;
   for (let pc = 0; pc < code.length; pc++) {
     const op = wordOp(code[pc]);
@@ -82,6 +157,10 @@ export function microcodeSaturationFree(code: Int32Array, bounds: TermBounds): b
       }
       case Op.Mul:
         d--;
+        if (narrow !== null && narrow.index[pc] >= 0) {
+          const v = narrow.vectorOnTop[pc] ? d : d - 1;
+          narrow.vectorMax[narrow.index[pc]] = Math.max(-sLo[v], sHi[v]);
+        }
         if (product(d - 1, sLo[d - 1], sHi[d - 1], sLo[d], sHi[d], 24)) return false;
         break;
       case Op.MulC: {

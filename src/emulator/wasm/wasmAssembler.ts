@@ -50,6 +50,8 @@ export const enum Op {
   I32Ne = 0x47,
   I32LtU = 0x49,
   I32LtS = 0x48,
+  I32LeS = 0x4c,
+  I32GeS = 0x4e,
   I64GtS = 0x55,
   I64LtS = 0x53,
   I32Ctz = 0x68,
