@@ -384,7 +384,10 @@ function emitGroupStep(g: Group, incoming: GroupWasmRing[], o: Offsets, lut: Lut
   } else {
     // Refractory neurons (ref > 0) keep u and ŭ and count down; the others take the new values and fire at threshold.
     f.get(pos).simdMem(Simd.V128Load, o.ref).tee(ref4).i32x4(0).simd(Simd.I32x4GtS).set(mR);
-    f.get(un4).i32x4(g.threshold).simd(Simd.I32x4GeS).get(mR).simd(Simd.V128Andnot).set(fire);
+    // u ≥ θ as u > θ − 1 (one compare on x86; V8 lowers ≥ to min + equal), except for θ = −2^31 (always true).
+    if (g.threshold > MIN) f.get(un4).i32x4(g.threshold - 1).simd(Simd.I32x4GtS);
+    else f.i32x4(-1);
+    f.get(mR).simd(Simd.V128Andnot).set(fire);
     f.get(pos).simdMem(Simd.V128Load, o.u).set(u4);
     f.get(pos).i32x4(g.reset).get(u4).get(un4).get(mR).simd(Simd.V128Bitselect).get(fire).simd(Simd.V128Bitselect).simdMem(Simd.V128Store, o.u);
     if (prospective) {
@@ -392,7 +395,7 @@ function emitGroupStep(g: Group, incoming: GroupWasmRing[], o: Offsets, lut: Lut
       f.get(fire).simd(Simd.V128Bitselect).simdMem(Simd.V128Store, o.prosp);
     }
     f.get(pos).i32x4(g.refractory).get(ref4).get(mR).simd(Simd.I32x4Add).get(fire).simd(Simd.V128Bitselect).simdMem(Simd.V128Store, o.ref);
-    f.get(pos).get(fire).simd(Simd.I32x4Neg).simdMem(Simd.V128Store, o.spike);
+    f.get(pos).get(fire).i32(31).simd(Simd.I32x4ShrU).simdMem(Simd.V128Store, o.spike);
     f.get(pos).get(fire).i32x4(STATE_ONE).simd(Simd.V128And).simdMem(Simd.V128Store, o.rate);
     if (o.basalRate >= 0) f.get(pos).i32x4(0).simdMem(Simd.V128Store, o.basalRate);
     // Events: ev[ne++] = j + lane, lanes ascending.
