@@ -226,6 +226,37 @@ describe('backend wasm equals backend js on random dense programs', () => {
     }
   });
 
+  it('narrow products at the row limit: (p + 2^7) >> 8 never overflows', () => {
+    // 2^31 − 2 = 42966 · 49981: with pre.rate = 42966 the limit is ⌊(2^31 − 1 − 2^7) / 42966⌋ = 49980, so the row
+    // of u = 49980 multiplies in 32 bits (p = 2^31 − 2 − 42966) and the row of u = 49981 (p = 2^31 − 2, where
+    // p + 2^7 would wrap) in 64 bits. The somas stay put (all soma coefficients 0).
+    const nPre = 5;
+    const c: DenseCase = {
+      nPre,
+      nPost: 3,
+      bits: 16,
+      weightShift: 14,
+      payloadShift: 2,
+      weights: new Array(nPre * 3).fill(0),
+      rates: new Array(nPre).fill(42966),
+      rule: 'dw = pre.rate * post.soma',
+      fracBits: 10, // sa = 0
+      rounding: Rounding.Nearest,
+      lowpass: 0,
+      updateShift: 0,
+      delay: 1,
+      reward: 0,
+    };
+    const prog = denseProgram(c);
+    const out = prog.body.groups[1];
+    Object.assign(out, { kBasal: 0, kTotal: 0, prospectiveGain: 0, initSoma: Int32Array.from([49980, 49981, -49981]) });
+    const chips = compareBackends(prog, 3, (chip, t) => {
+      if (t === 0) chip.setInput('in', c.rates);
+    });
+    expect(Array.from(chips[1].group('out').u)).toEqual([49980, 49981, -49981]);
+    expect(chips[1].projection('fc').denseWasm!.learnCalls.narrow).toBeGreaterThan(0);
+  });
+
   it('a neuron term saturated at 2^31 − 1 (not a multiple of 2^8) keeps the 64-bit products', () => {
     // post.soma = sat32(u·2^8) = 2^31 − 1 for u ≥ 2^23. With pre rates ≤ 256 the row limit ⌊(2^31 − 1)/256⌋ would
     // admit the row, and for rate 256 (c = 2^16) round(a·c, 24) = 8388608 while the narrow product gives

@@ -75,6 +75,8 @@ export function denseLearnCovers(s: Statement): boolean {
 interface Value {
   row: boolean;
   local: number;
+  /** A bound on |value| in every lane, where one is proven (narrow steps), else undefined. */
+  bound?: number;
 }
 
 /** The module's helper sat(i64) → i32 clamps to int32 (function index SAT_FN). */
@@ -99,9 +101,10 @@ export function emitSat64(): FunctionBuilder {
  *
  * With `narrow` (only with `microcodeSaturates` false) each narrow product (microcodeBounds.narrowProducts) of
  * a row value a by a per-synapse value c, both multiples of 2^8, runs in 32-bit lanes in the rows where
- * |a / 2^8| ≤ limit (the product's int32 at L.narrowLimits, which the caller sets to ⌊(2^31 − 1) / ⌊cmax / 2^8⌋⌋
- * from the bound cmax of |c|): round(a·c, 24) = round((a/2^8)·(c/2^8)·2^16, 24) = round(p, 8) with the exact
- * int32 product p = (a/2^8)·(c/2^8) (|p| ≤ 2^31 − 1), which fits int32 unsaturated. Other rows run the
+ * |a / 2^8| ≤ limit (the product's int32 at L.narrowLimits, which the caller sets to
+ * ⌊(2^31 − 1 − 2^7) / ⌊cmax / 2^8⌋⌋ from the bound cmax of |c|): round(a·c, 24) = round((a/2^8)·(c/2^8)·2^16, 24)
+ * = round(p, 8) = (p + 2^7) >> 8 with the exact int32 product p = (a/2^8)·(c/2^8), |p| ≤ 2^31 − 1 − 2^7; the
+ * result's bound (2^23) lets later roundings of it add before shifting too (vRound). Other rows run the
  * unsaturated steps.
  */
 export function emitDenseLearn(p: DenseLearnParams, L: DenseLearnLayout, microcodeSaturates = true, narrow: NarrowProducts | null = null): FunctionBuilder {
@@ -226,12 +229,18 @@ export function emitDenseLearn(p: DenseLearnParams, L: DenseLearnLayout, microco
       }
       return r;
     };
-    /** round(x, s), s ≥ 1, half up, per lane. */
-    const vRound = (x: number, s: number): number => {
+    /**
+     * round(x, s), s ≥ 1, half up, per lane: (x + 2^(s−1)) >> s where a bound on |x| proves the sum fits int32
+     * (one shift), else (x >> s) + ((x >> (s − 1)) & 1).
+     */
+    const vRound = (x: number, s: number, bound?: number): number => {
       const r = v128();
-      b.get(x).i32(s).simd(Simd.I32x4ShrS).get(x).i32(s - 1).simd(Simd.I32x4ShrS).i32x4(1).simd(Simd.V128And).simd(Simd.I32x4Add).set(r);
+      if (bound !== undefined && bound + 2 ** (s - 1) <= MAX) b.get(x).i32x4(2 ** (s - 1)).simd(Simd.I32x4Add).i32(s).simd(Simd.I32x4ShrS).set(r);
+      else b.get(x).i32(s).simd(Simd.I32x4ShrS).get(x).i32(s - 1).simd(Simd.I32x4ShrS).i32x4(1).simd(Simd.V128And).simd(Simd.I32x4Add).set(r);
       return r;
     };
+    /** The bound of round(x, s) from a bound on |x|. */
+    const roundBound = (bound: number | undefined, s: number) => (bound === undefined ? undefined : Math.floor(bound / 2 ** s) + 1);
     /** sat32(x·2^s), 1 ≤ s ≤ 31, per lane. */
     const vShlSat = (x: number, s: number): number => {
       const r = v128();
@@ -289,7 +298,7 @@ export function emitDenseLearn(p: DenseLearnParams, L: DenseLearnLayout, microco
           if (!microcodeSaturates && !(a.row && c.row)) {
             const r = v128();
             b.get(toVec(a)).get(toVec(c)).simd(op === MOp.Add ? Simd.I32x4Add : Simd.I32x4Sub).set(r);
-            stack.push({ row: false, local: r });
+            stack.push({ row: false, local: r, bound: a.bound !== undefined && c.bound !== undefined ? a.bound + c.bound : undefined });
             break;
           }
           if (a.row && c.row) {
@@ -318,7 +327,8 @@ export function emitDenseLearn(p: DenseLearnParams, L: DenseLearnLayout, microco
             }
             const prod = v128();
             b.get(toVec({ row: true, local: narrowRow[m] })).get(vecV.local).i32(8).simd(Simd.I32x4ShrS).simd(Simd.I32x4Mul).set(prod);
-            stack.push({ row: false, local: vRound(prod, 8) });
+            // |prod| ≤ 2^31 − 1 − 2^7 (the row limit), so the rounding adds 2^7 without overflow; |result| ≤ 2^23.
+            stack.push({ row: false, local: vRound(prod, 8, MAX - 128), bound: 2 ** 23 });
           } else stack.push({ row: false, local: vMulShift(toVec(a), toVec(c), RULE_FRAC_BITS, microcodeSaturates) });
           break;
         }
@@ -349,7 +359,7 @@ export function emitDenseLearn(p: DenseLearnParams, L: DenseLearnLayout, microco
           else if (m > 0 && (m & (m - 1)) === 0 && Math.log2(m) <= arg && arg - Math.log2(m) <= 31) {
             // m = 2^q, q ≤ s: round(a·2^q, s) = round(a, s − q), which always fits int32.
             const q = Math.log2(m);
-            stack.push({ row: false, local: arg === q ? a.local : vRound(a.local, arg - q) });
+            stack.push(arg === q ? a : { row: false, local: vRound(a.local, arg - q, a.bound), bound: roundBound(a.bound, arg - q) });
           } else {
             const mv = v128();
             b.i32x4(m).set(mv);
@@ -361,7 +371,9 @@ export function emitDenseLearn(p: DenseLearnParams, L: DenseLearnLayout, microco
           throw new Error(`unknown opcode ${op}`);
       }
     }
-    let D = toVec(stack.pop()!);
+    const top = stack.pop()!;
+    const deltaBound = top.row ? undefined : top.bound;
+    let D = toVec(top);
 
     // ---- apply Δ (docs/chip.md §11.4)
     // Lanes written: all, or those of the row (masked tail) whose presynaptic neuron had an event (pre).
@@ -411,7 +423,7 @@ export function emitDenseLearn(p: DenseLearnParams, L: DenseLearnLayout, microco
       // (Δ & (2^sa − 1)) + r < 2^(sa+1) ≤ 2^32: exact as an unsigned lane, hence the logical shift.
       b.get(D).i32x4(2 ** sa - 1).simd(Simd.V128And).get(x).i32(32 - sa).simd(Simd.I32x4ShrU).simd(Simd.I32x4Add).i32(sa).simd(Simd.I32x4ShrU);
       b.simd(Simd.I32x4Add).set(d);
-    } else if (sa > 0) d = vRound(D, sa);
+    } else if (sa > 0) d = vRound(D, sa, p.lowpass > 0 ? undefined : deltaBound);
     else if (sa === 0) d = D;
     else if (boundedDelta) {
       d = v128();

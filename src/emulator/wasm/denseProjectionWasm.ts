@@ -255,8 +255,8 @@ export class DenseProjectionWasm {
       if (bounded) {
         fn = unsaturated;
         if (narrowFn !== null && narrowTermsExact(stateTerms, bounds)) {
-          // Rows with |a/2^8| ≤ ⌊(2^31 − 1) / ⌊cmax/2^8⌋⌋ have |(a/2^8)·(c/2^8)| ≤ 2^31 − 1 (emitDenseLearn).
-          for (let m = 0; m < narrow!.count; m++) limits[m] = Math.floor(MAX / Math.max(1, Math.floor(narrow!.vectorMax[m] / 256)));
+          // Rows with |a/2^8| ≤ ⌊(2^31 − 1 − 2^7) / ⌊cmax/2^8⌋⌋ have |(a/2^8)·(c/2^8)| ≤ 2^31 − 1 − 2^7 (emitDenseLearn).
+          for (let m = 0; m < narrow!.count; m++) limits[m] = Math.floor((MAX - 128) / Math.max(1, Math.floor(narrow!.vectorMax[m] / 256)));
           fn = narrowFn;
           calls.narrow++;
         } else calls.unsaturated++;
