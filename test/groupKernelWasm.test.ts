@@ -10,7 +10,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Chip, type ChipBackend } from '../src/emulator/chip.js';
-import { Compartment, GroupKind, OutputMode, ProjectionKind, type Program, type Projection } from '../src/emulator/program.js';
+import { Compartment, GroupKind, OutputMode, PortKind, ProjectionKind, type Program, type Projection } from '../src/emulator/program.js';
 import { DENSE_WASM_MIN_SYNAPSES } from '../src/emulator/wasm/denseProjectionWasm.js';
 import { coreDigestLine } from '../test-support/vectorDefinitions.js';
 import { compileRule } from '../src/models/ruleLanguage.js';
@@ -320,4 +320,34 @@ describe('backend wasm runs spiking groups in WebAssembly, equal to backend js',
     expect(chip.groups[2].wasm, 'fed by a WebAssembly dense projection (its ring mirrored from that module)').not.toBeNull();
     expect(new Chip(prog, { backend: 'js' }).groups[1].wasm, "backend 'js' never").toBeNull();
   });
+
+  it('restore refuses a snapshot whose delay rings exceed the bound of this Program (and one of another shape), writing nothing', () => {
+    // Two programs of the same shape: 8 spiking sources onto 8 LIF neurons, weights 1 or 100. The wasm kernel of
+    // the first leaves saturations out by the bound 8 · 1 of its rings; a snapshot of the second holds ring sums
+    // up to 800 and must not be restored into it.
+    const make = (w: number) =>
+      program(
+        [inputGroup('src', 8, { output: OutputMode.Binary }), group('lif', 8, { output: OutputMode.Binary, hasBasal: true, basalDecay: COEF_ONE / 4, kBasal: COEF_ONE / 8, kTotal: COEF_ONE / 8, threshold: 64 * ONE, reset: 0, refractory: 2 })],
+        [projection('in', 0, 1, new Array(64).fill(w), { kind: ProjectionKind.Dense, weightBits: 8, weightShift: 0, delay: 2 })],
+        { inputs: [{ name: 'src', kind: PortKind.Spikes, group: 0 }] },
+      );
+    const small = new Chip(make(1), { backend: 'wasm' });
+    const large = new Chip(make(100), { backend: 'wasm' });
+    expect(small.groups[1].wasm, 'the LIF group runs on WebAssembly').not.toBeNull();
+    for (const c of [small, large]) {
+      c.setInput('src', new Array(8).fill(1));
+      c.step();
+    }
+    const before = small.snapshot();
+    expect(() => small.restore(large.snapshot())).toThrow(/exceeds its bound/);
+    expect(small.snapshot()).toEqual(before);
+    const other = new Chip(program([inputGroup('src', 8, { output: OutputMode.Binary }), group('lif', 9, { output: OutputMode.Binary, hasBasal: true })], []), { backend: 'wasm' });
+    expect(() => small.restore(other.snapshot())).toThrow(/does not belong to this program/);
+    expect(small.snapshot()).toEqual(before);
+    // Its own snapshots, and those of a chip of the same Program, restore.
+    small.step();
+    small.restore(before);
+    expect(small.snapshot()).toEqual(before);
+  });
 });
+

@@ -259,7 +259,9 @@ export class Chip {
 
   /**
    * Loads a Program: checks that it fits the chip's capacities (ProgramFitError otherwise), allocates all state
-   * and compiles the kernels. The Program is assumed valid (decodeProgram / finalizeProgram validate it).
+   * and compiles the kernels. The Program is assumed valid (decodeProgram / finalizeProgram validate it), and it
+   * must not be modified while the Chip is in use: static projections work on its arrays, and kernels compiled
+   * at load rely on its weights (e.g. the input bounds of the WebAssembly group kernels).
    */
   constructor(program: Program, options: ChipOptions = {}) {
     checkFit(program);
@@ -962,9 +964,26 @@ export class Chip {
     };
   }
 
+  /**
+   * Restores a snapshot of this program (taken from a Chip or ParallelChip of the same Program). Checked before
+   * anything is written, so a rejected snapshot leaves the chip as it was: every array's type and length, and
+   * every delay ring a WebAssembly group kernel reads within the bound its omitted saturations rely on
+   * (GroupWasmRing.bound, from this Program's weights).
+   */
   restore(s: Snapshot): void {
     const live = this.stateArrays();
-    if (live.length !== s.arrays.length) throw new UsageError('snapshot does not belong to this program');
+    const foreign = (why: string) => new UsageError(`snapshot does not belong to this program (${why})`, 'restore a snapshot taken from a chip of the same Program');
+    if (live.length !== s.arrays.length) throw foreign(`${s.arrays.length} state arrays, this program has ${live.length}`);
+    live.forEach((a, i) => {
+      const b = s.arrays[i];
+      if (b.constructor !== a.constructor || b.length !== a.length) throw foreign(`state array ${i} differs in type or length`);
+    });
+    for (const g of this.groups) {
+      for (const r of g.wasm?.incoming ?? []) {
+        const ring = s.arrays[live.indexOf(this.projections[r.projection].ring)] as Float64Array;
+        for (let k = 0; k < ring.length; k++) if (!(Math.abs(ring[k]) <= r.bound)) throw foreign(`delay ring of projection "${this.projections[r.projection].def.name}" exceeds its bound`);
+      }
+    }
     live.forEach((a, i) => (a as Int32Array).set(s.arrays[i] as Int32Array));
     this.groups.forEach((g, i) => (g.targetValid = s.targetValid[i]));
     this.reward[0] = s.reward;
