@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SerialPort } from 'serialport';
+import { pacedPortOptions } from './pacedWriteBinding.js';
 import { HostBoardError } from './hostBoard.js';
 import { MSG, SLIP } from './protocolConstants.js';
 
@@ -209,7 +210,7 @@ export async function startFaultRelay(boardPath: string, options: FaultRelayOpti
   const counts: FaultCounts = { corrupt: 0, dropByte: 0, dropFrame: 0, duplicate: 0, delay: 0, cut: 0 };
   const frames = { toBoard: 0, toHost: 0 };
 
-  const board = new SerialPort({ path: boardPath, baudRate: options.baudRate ?? 115200, autoOpen: false });
+  const board = new SerialPort(pacedPortOptions(boardPath, options.baudRate ?? 115200));
   await new Promise<void>((resolve, reject) => board.open((e) => (e ? reject(new HostBoardError(`fault relay: cannot open ${boardPath}: ${e.message}`)) : resolve())));
 
   board.on('error', () => {}); // the board went away: the host sees it as timeouts (the relay is not the host)

@@ -5,6 +5,7 @@
  * spikeCount is the exact total); probes are not streamed by protocol 1 (RunRecord.probes is empty).
  */
 import { SerialPort } from 'serialport';
+import { pacedPortOptions } from './pacedWriteBinding.js';
 import { CHIP_CORES, CHIP_REVISION, DEFAULT_CLOCK_HZ } from '../emulator/constants.js';
 import { ChipRevisionError, ProgramFitError, UsageError } from '../emulator/errors.js';
 import type { Program } from '../emulator/program.js';
@@ -74,7 +75,7 @@ export class SerialDevice implements Device {
   }
 
   async open(): Promise<DeviceInfo> {
-    const port = new SerialPort({ path: this.path, baudRate: this.options.baudRate ?? 115200, autoOpen: false });
+    const port = new SerialPort(pacedPortOptions(this.path, this.options.baudRate ?? 115200));
     await new Promise<void>((resolve, reject) =>
       port.open((e) => (e ? reject(new BoardDisconnectedError(`cannot open ${this.path}: ${e.message}`, 'is the board connected?')) : resolve())),
     );
