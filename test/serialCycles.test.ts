@@ -8,14 +8,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmulatorDevice } from '../src/devices/emulatorDevice.js';
-import { buildHostBoard, startHostBoard, type HostBoard } from '../src/devices/hostBoard.js';
-import { SerialDevice } from '../src/devices/serialDevice.js';
+import type { SerialDevice } from '../src/devices/serialDevice.js';
 import type { StimulusEvent } from '../src/devices/device.js';
 import { CYCLES, RULE_FRAC_BITS } from '../src/emulator/constants.js';
 import { Rounding, type Program } from '../src/emulator/program.js';
 import { compileNetwork } from '../src/models/compiler.js';
 import { Network } from '../src/models/network.js';
 import { SeededRandom } from '../src/models/seededRandom.js';
+import { openVirtualBoard, type OpenBoard } from './helpers/virtualBoard.js';
 
 const N_IN = 16;
 const N_OUT = 8;
@@ -79,17 +79,14 @@ function stimulus(): StimulusEvent[] {
 }
 
 describe('stochastic rounding with updateShift on the virtual board', () => {
-  let board: HostBoard;
+  let vb: OpenBoard;
   let dev: SerialDevice;
   beforeAll(async () => {
-    buildHostBoard(); // make -C firmware-bridge host: the board runs the current chip.c
-    board = await startHostBoard();
-    dev = new SerialDevice(board.path);
-    await dev.open();
+    vb = await openVirtualBoard(); // the board runs the current C sources
+    dev = vb.dev;
   }, 60_000);
   afterAll(async () => {
-    await dev?.close();
-    await board?.stop();
+    await vb?.close();
   });
 
   it('24 − ws − f ≤ 0 < sa: cycles per core, critical path, digests and weights equal the emulator', async () => {

@@ -8,13 +8,13 @@
  * completes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildHostBoard, startHostBoard, type HostBoard } from '../src/devices/hostBoard.js';
-import { SerialDevice } from '../src/devices/serialDevice.js';
+import type { SerialDevice } from '../src/devices/serialDevice.js';
 import { encodeProgram } from '../src/emulator/programCodec.js';
 import type { Program } from '../src/emulator/program.js';
 import { compileNetwork } from '../src/models/compiler.js';
 import { Network } from '../src/models/network.js';
 import { SeededRandom } from '../src/models/seededRandom.js';
+import { openVirtualBoard, type OpenBoard } from './helpers/virtualBoard.js';
 
 /** A 1024 × 1024 dense 16-bit projection: a Program of about 2 MB. */
 function bigProgram(seed: number): Program {
@@ -28,17 +28,14 @@ function bigProgram(seed: number): Program {
 }
 
 describe('program upload to the virtual board', () => {
-  let board: HostBoard;
+  let vb: OpenBoard;
   let dev: SerialDevice;
   beforeAll(async () => {
-    buildHostBoard();
-    board = await startHostBoard();
-    dev = new SerialDevice(board.path);
-    await dev.open();
+    vb = await openVirtualBoard(); // the board runs the current C sources
+    dev = vb.dev;
   }, 60_000);
   afterAll(async () => {
-    await dev?.close();
-    await board?.stop();
+    await vb?.close();
   });
 
   it('20 loads of a 2 MB Program in a row all complete (writes beyond the tty buffer resume)', async () => {
