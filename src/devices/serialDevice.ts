@@ -158,24 +158,21 @@ export class SerialDevice implements Device {
     const wantDigests = req.digests ?? true;
     const stim: StimulusEvent[] = [...(req.stimulus ?? [])].sort((a, b) => a.tick - b.tick);
     const inputs = program.body.inputs;
-    // Stimulus events, packed into STIMULUS frames.
-    let frame: number[] = [];
-    const sends: Promise<void>[] = [];
-    const flush = (): void => {
-      if (frame.length) sends.push(this.session!.send(MSG.stimulus, Uint8Array.from(frame)));
-      frame = [];
-    };
+    // Stimulus events: one byte stream (docs/protocol.md §4.3), cut into STIMULUS frames of at most maxPayload bytes
+    // (the board concatenates their payloads, so an event may span frames).
+    const stream: number[] = [];
     for (const ev of stim) {
       const port = inputs.findIndex((p) => p.name === ev.port);
       if (port < 0) throw new UsageError(`no input port "${ev.port}"`);
       const values = ev.values ?? [];
-      const bytes = [...le(Math.max(0, ev.tick), 4), ...le(port, 2), ...u8(ev.values === null ? STIM_OP.clear : STIM_OP.set), ...le(values.length, 4)];
-      for (const x of values) bytes.push(...le(x >>> 0, 4));
-      if (bytes.length > FRAME.maxPayload) throw new UsageError(`stimulus event for "${ev.port}" is larger than one frame`);
-      if (frame.length + bytes.length > this.hello!.maxPayload) flush();
-      frame.push(...bytes);
+      stream.push(...le(Math.max(0, ev.tick), 4), ...le(port, 2), ...u8(ev.values === null ? STIM_OP.clear : STIM_OP.set), ...le(values.length, 4));
+      for (const x of values) stream.push(...le(x >>> 0, 4));
     }
-    flush();
+    const sends: Promise<void>[] = [];
+    const maxPayload = Math.min(this.hello!.maxPayload, FRAME.maxPayload);
+    for (let off = 0; off < stream.length; off += maxPayload) {
+      sends.push(this.session!.send(MSG.stimulus, Uint8Array.from(stream.slice(off, off + maxPayload))));
+    }
     await Promise.all(sends);
     const digests = new Uint32Array(wantDigests ? ticks * CHIP_CORES : 0);
     let spikeCount = 0;
