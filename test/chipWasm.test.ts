@@ -110,6 +110,11 @@ interface DenseCase {
   reward: number;
 }
 
+/** A DenseCase with nearest rounding, no low-pass, no update shift, delay 1 and no reward unless given. */
+function denseCase(c: Omit<DenseCase, 'rounding' | 'lowpass' | 'updateShift' | 'delay' | 'reward'> & Partial<DenseCase>): DenseCase {
+  return { rounding: Rounding.Nearest, lowpass: 0, updateShift: 0, delay: 1, reward: 0, ...c };
+}
+
 function denseProgram(c: DenseCase): Program {
   const lut = sigmoidLut();
   let pl = null;
@@ -203,7 +208,7 @@ describe('backend wasm equals backend js on random dense programs', () => {
     for (const rule of ['dw = -(pre.rate * post.soma) + 3', 'dw = 2^-10 * (post.rate - post.basal_rate) * pre.rate', 'dw = pre.rate * (post.soma - 7)']) {
       const nPre = 13;
       const nPost = 6;
-      const c: DenseCase = {
+      const c = denseCase({
         nPre,
         nPost,
         bits: 16,
@@ -213,12 +218,7 @@ describe('backend wasm equals backend js on random dense programs', () => {
         rates: Array.from({ length: nPre }, (_, i) => [ONE, -ONE, ONE - 1, 12345, -1, 0, 2 ** 15][i % 7]),
         rule,
         fracBits: 10,
-        rounding: Rounding.Nearest,
-        lowpass: 0,
-        updateShift: 0,
-        delay: 1,
-        reward: 0,
-      };
+      });
       const chips = compareBackends(denseProgram(c), 12, (chip, t) => {
         if (t % 4 === 0) chip.setInput('in', c.rates.map((x, i) => (t % 8 ? x : -x >> (i % 3))));
       });
@@ -231,7 +231,7 @@ describe('backend wasm equals backend js on random dense programs', () => {
     // of u = 49980 multiplies in 32 bits (p = 2^31 − 2 − 42966) and the row of u = 49981 (p = 2^31 − 2, where
     // p + 2^7 would wrap) in 64 bits. The somas stay put (all soma coefficients 0).
     const nPre = 5;
-    const c: DenseCase = {
+    const c = denseCase({
       nPre,
       nPost: 3,
       bits: 16,
@@ -241,12 +241,7 @@ describe('backend wasm equals backend js on random dense programs', () => {
       rates: new Array(nPre).fill(42966),
       rule: 'dw = pre.rate * post.soma',
       fracBits: 10, // sa = 0
-      rounding: Rounding.Nearest,
-      lowpass: 0,
-      updateShift: 0,
-      delay: 1,
-      reward: 0,
-    };
+    });
     const prog = denseProgram(c);
     const out = prog.body.groups[1];
     Object.assign(out, { kBasal: 0, kTotal: 0, prospectiveGain: 0, initSoma: Int32Array.from([49980, 49981, -49981]) });
@@ -263,7 +258,7 @@ describe('backend wasm equals backend js on random dense programs', () => {
     // round(⌊a/2^8⌋·2^8, 8) = 8388607: with sa = 0 the accumulators would differ. The kernel must not narrow.
     const nPre = 9;
     const nPost = 4;
-    const c: DenseCase = {
+    const c = denseCase({
       nPre,
       nPost,
       bits: 16,
@@ -273,12 +268,7 @@ describe('backend wasm equals backend js on random dense programs', () => {
       rates: Array.from({ length: nPre }, (_, i) => (i % 2 ? 256 : 100 + 17 * i)),
       rule: 'dw = pre.rate * post.soma',
       fracBits: 10, // sa = 24 − 14 − 10 = 0: Δ reaches the accumulator unrounded
-      rounding: Rounding.Nearest,
-      lowpass: 0,
-      updateShift: 0,
-      delay: 1,
-      reward: 0,
-    };
+    });
     const prog = denseProgram(c);
     prog.body.groups[1].initSoma = Int32Array.from({ length: nPost }, (_, j) => 2 ** 30 + 12345 * j);
     const chips = compareBackends(prog, 3, (chip, t) => {
@@ -295,7 +285,7 @@ describe('backend wasm equals backend js on random dense programs', () => {
         [-(2 ** (bits - 1)), 32767],
       ]) {
         const n = 3001; // 16-bit blocks hold 127·8 = 1016 synapses; 3001 is not a multiple of 8
-        const c: DenseCase = {
+        const c = denseCase({
           nPre: n,
           nPost: 3,
           bits,
@@ -305,12 +295,7 @@ describe('backend wasm equals backend js on random dense programs', () => {
           rates: new Array(n).fill(rateFor(p, 0)),
           rule: 'dw = pre.rate * post.rate',
           fracBits: 0,
-          rounding: Rounding.Nearest,
-          lowpass: 0,
-          updateShift: 0,
-          delay: 1,
-          reward: 0,
-        };
+        });
         const prog = denseProgram(c);
         const js = new Chip(prog, { backend: 'js' });
         js.setInput('in', c.rates);
@@ -328,7 +313,7 @@ describe('backend wasm equals backend js on random dense programs', () => {
   it('updates |Δ·2^−sa| > 2^30 into a 31-bit accumulator (sa = 0), where the bounded kernel may not be used', () => {
     for (const rule of ['dw = pre.rate * 12', 'dw = -(pre.rate * 12)', 'dw = pre.rate * 6 - post.rate']) {
       const n = 7;
-      const c: DenseCase = {
+      const c = denseCase({
         nPre: n,
         nPost: 3,
         bits: 8,
@@ -338,12 +323,8 @@ describe('backend wasm equals backend js on random dense programs', () => {
         rates: Array.from({ length: n }, (_, i) => (i % 2 ? 8 : -8) * ONE),
         rule,
         fracBits: 23, // 8 + 23 = 31 bits: the clamp bounds are ±2^30
-        rounding: Rounding.Nearest,
-        lowpass: 0,
         updateShift: 0, // sa = 24 − 1 − 23 + 0 = 0
-        delay: 1,
-        reward: 0,
-      };
+      });
       compareBackends(denseProgram(c), 4, (chip, t) => {
         if (t === 0) chip.setInput('in', c.rates);
         if (t === 2) chip.setInput('in', c.rates.map((x) => -x));
@@ -359,7 +340,7 @@ describe('backend wasm equals backend js on random dense programs', () => {
       [8, 2041],
     ] as const) {
       const w = 2 ** (bits - 1);
-      const c: DenseCase = {
+      const c = denseCase({
         nPre: n,
         nPost: 2,
         bits,
@@ -369,12 +350,8 @@ describe('backend wasm equals backend js on random dense programs', () => {
         rates: Array.from({ length: n }, (_, i) => (i % 7 === 0 ? 32767 : -32768)),
         rule: null,
         fracBits: 0,
-        rounding: Rounding.Nearest,
-        lowpass: 0,
-        updateShift: 0,
         delay: 2,
-        reward: 0,
-      };
+      });
       compareBackends(denseProgram(c), 3, (chip, t) => {
         if (t === 0) chip.setInput('in', c.rates);
       });

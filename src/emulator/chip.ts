@@ -1028,7 +1028,6 @@ export class Chip {
   }
 }
 
-/** The largest number of synapses onto one postsynaptic neuron of a sparse projection. */
 /**
  * A bound on Σ_i |w_ij| over the synapses onto one postsynaptic neuron j of a projection, for every weight it can
  * hold: a static projection keeps its Program weights for the life of the Chip (snapshots exclude them), so its
@@ -1049,6 +1048,7 @@ function maxAbsInputSum(p: Projection, nPre: number, nPost: number): number {
   return max;
 }
 
+/** The largest number of synapses onto one postsynaptic neuron of a sparse projection. */
 function maxColumnCount(cols: ArrayLike<number>, nPost: number): number {
   const count = new Uint32Array(nPost);
   let max = 0;

@@ -155,13 +155,13 @@ export function emitDenseLearn(p: DenseLearnParams, L: DenseLearnLayout, microco
     return { row: true, local: r };
   };
 
+  /** Per narrow product: the prologue local holding its row operand / 2^8 (filled by the narrow steps). */
+  const narrowRow: number[] = [];
   /**
    * The body of one 4-synapse step (`validLanes` < 4 for the masked last step of a row; `half` 1 for the
    * second step of an 8-synapse iteration). Vector values are step-local; scalar values come from the
    * prologue. Returns the new weights (−1 for a tag statement) and the lane selection (−1: all lanes).
    */
-  /** Per narrow product: the prologue local holding its row operand / 2^8 (filled by the narrow steps). */
-  const narrowRow: number[] = [];
   const emitStep = (b: Fragment, validLanes: number, half = 0, narrowStep = false): { wv: number; sel: number } => {
     const masked = validLanes < 4;
     const o = 16 * half; // byte offset of this step's lanes in the 32-bit arrays (two steps per iteration)
@@ -544,7 +544,7 @@ export function emitDenseLearn(p: DenseLearnParams, L: DenseLearnLayout, microco
     if (rem > 0) f.append(steps.tail);
   };
   // The row takes the narrow steps when |a/2^8| ≤ limit for every narrow product (limits loaded once per call).
-  const rowNarrow = i32();
+  const rowNarrow = narrowed ? i32() : -1;
   if (narrowed) {
     prologue.i32(1).set(rowNarrow);
     narrowRow.forEach((x, m) => {

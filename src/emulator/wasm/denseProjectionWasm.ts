@@ -118,7 +118,10 @@ export class DenseProjectionWasm {
         if (!termOffsets.has(id)) termOffsets.set(id, L.alloc((TERM_NAMES[id].startsWith('pre.') ? N + 4 : M) * 4));
       }
     });
-    this.narrow = pl ? pl.statements.map((s, si) => (covered[si] ? narrowProducts(s.statement.code) : null)).map((n) => (n && n.count > 0 ? n : null)) : [];
+    this.narrow = (pl?.statements ?? []).map((s, si) => {
+      const n = covered[si] ? narrowProducts(s.statement.code) : null;
+      return n && n.count > 0 ? n : null;
+    });
     const narrowCount = Math.max(0, ...this.narrow.map((n) => n?.count ?? 0));
     const oNarrow = narrowCount > 0 ? L.alloc(narrowCount * 4) : -1;
     const pages = Math.max(1, Math.ceil(L.size / PAGE));

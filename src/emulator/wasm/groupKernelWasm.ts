@@ -110,8 +110,11 @@ export class GroupKernelWasm {
   readonly basalRate: Int32Array | null;
   /** The delay ring of each incoming projection (by projection index): depth × size doubles (not external ones). */
   readonly rings = new Map<number, Float64Array>();
-  /** External rings (incoming index k, delay) and their one-slot mirrors (the first ⌊size/4⌋·4 neurons). */
-  private readonly mirrors: { k: number; depth: number; view: Float64Array }[] = [];
+  /**
+   * External rings (incoming index k, delay) and their one-slot mirrors (the first ⌊size/4⌋·4 neurons), with
+   * views on each slot of the external ring `src`, made on the first call (no allocation per tick).
+   */
+  private readonly mirrors: { k: number; depth: number; view: Float64Array; src: Float64Array | null; slots: Float64Array[] }[] = [];
   private readonly slots: Int32Array;
   private readonly depths: Int32Array;
   private readonly step: () => number;
@@ -166,7 +169,7 @@ export class GroupKernelWasm {
     this.basalRate = view(o.basalRate);
     this.slots = new Int32Array(buf, o.slots, Math.max(1, incoming.length));
     incoming.forEach((r, k) => {
-      if (r.external) this.mirrors.push({ k, depth: r.depth, view: new Float64Array(buf, o.rings[k], n & ~3) });
+      if (r.external) this.mirrors.push({ k, depth: r.depth, view: new Float64Array(buf, o.rings[k], n & ~3), src: null, slots: [] });
       else this.rings.set(r.projection, new Float64Array(buf, o.rings[k], r.depth * n));
     });
     // An external ring's mirror is one slot: its slot offset stays 0.
@@ -197,9 +200,13 @@ export class GroupKernelWasm {
       for (let q = 0; q < mirrors.length; q++) {
         const m = mirrors[q];
         const ring = rings[m.k];
-        const base = (t % m.depth) * n;
-        m.view.set(ring.subarray(base, base + n4));
-        ring.fill(0, base, base + n4);
+        if (m.src !== ring) {
+          m.src = ring;
+          m.slots = Array.from({ length: m.depth }, (_, d) => ring.subarray(d * n, d * n + n4));
+        }
+        const d = t % m.depth;
+        m.view.set(m.slots[d]);
+        ring.fill(0, d * n, d * n + n4);
       }
       G.evCount[0] = step();
       if (tail !== null) tail(G, rings, t);
@@ -255,11 +262,12 @@ function emitGroupStep(g: Group, incoming: GroupWasmRing[], o: Offsets, lut: Lut
   /** Bound on |input| of ring k after conversion (round half up adds at most ½). */
   const inputBound = (k: number) => incoming[k].bound * 2 ** -incoming[k].shift + 1;
   const ringsTo = (c: Compartment) => incoming.map((_, k) => k).filter((k) => incoming[k].target === c);
+  /** Bound on |Σ sat32(input)| over compartment c's rings, before the saturation of the sum. */
+  const inputSumBound = (c: Compartment) => ringsTo(c).reduce((a, k) => a + Math.min(inputBound(k), 2 ** 31), 0);
+  /** Whether the sum of compartment c's inputs is saturated (several rings whose bound exceeds int32). */
+  const sumSaturates = (c: Compartment) => ringsTo(c).length > 1 && inputSumBound(c) > MAX;
   /** Bound on |Σ sat32(input)| of compartment c after its saturation, or 0 without inputs. */
-  const compartmentInputBound = (c: Compartment) => {
-    const sum = ringsTo(c).reduce((a, k) => a + Math.min(inputBound(k), 2 ** 31), 0);
-    return ringsTo(c).length > 1 && sum > MAX ? 2 ** 31 : sum;
-  };
+  const compartmentInputBound = (c: Compartment) => (sumSaturates(c) ? 2 ** 31 : inputSumBound(c));
   /** The locals holding the current slot of ring k, lanes 2h, 2h + 1 (loaded by loadInputs). */
   const ringVal = incoming.map(() => [V(), V()]);
   /**
@@ -284,7 +292,7 @@ function emitGroupStep(g: Group, incoming: GroupWasmRing[], o: Offsets, lut: Lut
       if (inputBound(k) > MAX) clamp();
       if (q > 0) f.simd(Simd.F64x2Add);
     });
-    if (ks.length > 1 && ks.reduce((a, k) => a + Math.min(inputBound(k), 2 ** 31), 0) > MAX) clamp();
+    if (sumSaturates(c)) clamp();
   };
   /**
    * x ← sat32(v − r20(k·v) + Σ inputs) for both pairs of the block. The saturation is left out where it is a
